@@ -1,0 +1,84 @@
+"""vecbridge: one async API for every vector database.
+
+>>> import vecbridge as vb
+>>> async with vb.connect("memory://") as store:  # doctest: +SKIP
+...     docs = await store.create_collection("docs", dimension=384, metric="cosine")
+"""
+
+from vecbridge.adapter import Adapter, Capability
+from vecbridge.errors import (
+    AdapterNotInstalledError,
+    BackendError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConsistencyTimeoutError,
+    DimensionMismatchError,
+    EmbeddingModelMismatchError,
+    InvalidArgumentError,
+    InvalidFilterError,
+    InvalidRecordError,
+    InvalidURLError,
+    PartialWriteError,
+    TransientBackendError,
+    UnsupportedFeatureError,
+    UnsupportedFilterError,
+    VecbridgeError,
+)
+from vecbridge.filters import FilterCompiler, parse_filter
+from vecbridge.registry import register
+from vecbridge.store import Collection, Store, connect
+from vecbridge.types import (
+    DEFAULT_NAMESPACE,
+    HNSW,
+    IVF,
+    CollectionInfo,
+    CollectionSpec,
+    Flat,
+    IndexSpec,
+    Match,
+    Metric,
+    Page,
+    Record,
+)
+from vecbridge.url import URL
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "HNSW",
+    "IVF",
+    "URL",
+    "Adapter",
+    "AdapterNotInstalledError",
+    "BackendError",
+    "Capability",
+    "Collection",
+    "CollectionExistsError",
+    "CollectionInfo",
+    "CollectionNotFoundError",
+    "CollectionSpec",
+    "ConsistencyTimeoutError",
+    "DimensionMismatchError",
+    "EmbeddingModelMismatchError",
+    "FilterCompiler",
+    "Flat",
+    "IndexSpec",
+    "InvalidArgumentError",
+    "InvalidFilterError",
+    "InvalidRecordError",
+    "InvalidURLError",
+    "Match",
+    "Metric",
+    "Page",
+    "PartialWriteError",
+    "Record",
+    "Store",
+    "TransientBackendError",
+    "UnsupportedFeatureError",
+    "UnsupportedFilterError",
+    "VecbridgeError",
+    "connect",
+    "parse_filter",
+    "register",
+]

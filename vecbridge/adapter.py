@@ -1,0 +1,213 @@
+"""The adapter SPI: the few narrow primitives a backend implements.
+
+Everything shared (validation, batching, concurrency limits, retries, namespaces as an argument,
+``min_score``, score-order checks) lives once in :mod:`vecbridge.store`. An adapter receives
+validated input only: records already checked against the contract, vectors as float32 arrays of
+the collection's dimension, filters already parsed and compiled by its own ``filter_compiler``.
+
+Each primitive's docstring names the conformance tests (``vecbridge_conformance``) that pin it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from vecbridge.errors import BackendError, VecbridgeError
+from vecbridge.filters import FilterCompiler, FilterNode
+from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
+from vecbridge.url import URL
+
+#: Reserved metadata keys an adapter may use to carry contract data through a backend.
+ID_KEY = "_vb_id"
+NAMESPACE_KEY = "_vb_ns"
+DOCUMENT_KEY = "_vb_doc"
+
+_ID_NAMESPACE = uuid.UUID("6f1b4c9e-3d2a-5e8f-9a7b-0c1d2e3f4a5b")
+
+
+def uuid_for_id(record_id: str) -> str:
+    """Deterministic UUID for a vecbridge id, for backends whose ids must be UUIDs (uuid5, so
+    two distinct ids never collide in practice and the same id always maps to the same UUID)."""
+    return str(uuid.uuid5(_ID_NAMESPACE, record_id))
+
+
+class Capability(enum.StrEnum):
+    """What a backend can do beyond the contract every adapter must meet.
+
+    The runtime and the conformance suite read the same flags; a conformance test that needs one
+    is skipped with the adapter's name and the missing flag.
+    """
+
+    #: Data survives closing the connection and connecting again to the same URL.
+    PERSISTENT = "persistent"
+    #: Cosine collections store vectors normalized to unit length; reads return the normalized vector.
+    NORMALIZES_COSINE_VECTORS = "normalizes_cosine_vectors"
+    #: Queries are exact (brute force) on any collection size; otherwise exact only on small data.
+    EXACT_SEARCH = "exact_search"
+    #: The index settings (HNSW, IVF, Flat) are honoured rather than mapped to the closest kind.
+    INDEX_SETTINGS = "index_settings"
+    #: A deferred-index bulk load mode exists (``Adapter.bulk_load``).
+    BULK_LOAD = "bulk_load"
+    #: Two connections to the same URL see each other's writes.
+    SHARED_ACROSS_CONNECTIONS = "shared_across_connections"
+
+
+class Adapter(ABC):
+    """One backend. Subclasses set the class attributes and implement the abstract primitives.
+
+    ``connect`` is the only constructor the core calls. Every primitive that names a collection
+    raises ``CollectionNotFoundError`` when it does not exist. Client exceptions are mapped in
+    one place, :meth:`errors`, and never leak raw.
+    """
+
+    #: Short backend name used in messages ("qdrant", "pgvector").
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Largest number of records the core sends in one ``upsert`` call.
+    max_batch: ClassVar[int] = 1000
+    #: Largest estimated request size in bytes (``None``: no limit); batches are cut by bytes too.
+    max_request_bytes: ClassVar[int | None] = None
+    #: Largest number of concurrent write batches the core runs against this backend.
+    max_concurrency: ClassVar[int] = 4
+    #: Largest ``top_k`` a query may ask for.
+    max_top_k: ClassVar[int] = 10_000
+    filter_compiler: ClassVar[type[FilterCompiler[Any]]] = FilterCompiler
+
+    @classmethod
+    @abstractmethod
+    async def connect(cls, url: URL) -> Adapter:
+        """Open connections for ``url``; raise ``InvalidURLError`` for options this backend does not know."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection; idempotent."""
+
+    @classmethod
+    def supported_filter_operators(cls) -> frozenset[str]:
+        return cls.filter_compiler.supported_operators()
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        """Compile a parsed filter (never ``MatchAll`` at the root: the core passes ``None`` then).
+
+        Raises ``UnsupportedFilterError`` before any request. Override only when the compiler
+        needs per-collection state (a schema); the default builds ``filter_compiler()``.
+        """
+        return self.filter_compiler().compile(node)
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Map client exceptions to the vecbridge hierarchy; adapters extend :meth:`map_error`."""
+        try:
+            yield
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            raise self.map_error(exc, action) from exc
+
+    def map_error(self, exc: Exception, action: str) -> VecbridgeError:
+        """Translate one client exception; the default wraps it in ``BackendError`` keeping ``.orig``."""
+        return BackendError(f"{self.name}: {action} failed: {type(exc).__name__}: {exc}", orig=exc)
+
+    # --- collections (conformance: test_collections) ---------------------------------------------
+
+    @abstractmethod
+    async def create_collection(self, spec: CollectionSpec) -> None:
+        """Create the collection and store its facts; ``CollectionExistsError`` if the name is taken."""
+
+    @abstractmethod
+    async def drop_collection(self, name: str) -> None:
+        """Drop the collection and all its namespaces; ``CollectionNotFoundError`` if missing."""
+
+    @abstractmethod
+    async def list_collections(self) -> list[CollectionSpec]:
+        """Facts of every vecbridge collection, any order."""
+
+    @abstractmethod
+    async def describe_collection(self, name: str) -> CollectionSpec:
+        """The facts stored at creation (dimension, metric, index, embedding model)."""
+
+    @abstractmethod
+    async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        """Namespaces holding at least one record."""
+
+    # --- records (conformance: test_upsert, test_query, test_delete, test_count, test_scan) ------
+
+    @abstractmethod
+    async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        """Insert or wholly replace (never merge) up to ``max_batch`` validated records with distinct ids.
+
+        ``records[i].vector`` is a float32 array. When this returns, every later read sees the write.
+        """
+
+    @abstractmethod
+    async def query(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        vector: FloatArray,
+        top_k: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> list[Match]:
+        """Up to ``top_k`` best matches in the namespace, scores in the vecbridge convention, best first.
+
+        Must return the full ``top_k`` when that many records match ``filter``. ``vector`` is set on
+        each match only when ``include_vectors``.
+        """
+
+    @abstractmethod
+    async def get(
+        self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
+    ) -> list[Record]:
+        """Records for the ids that exist in the namespace, any order; missing ids are absent.
+
+        When ``include_vectors`` is false the returned records may carry an empty vector.
+        """
+
+    @abstractmethod
+    async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        """Delete the ids that exist in the namespace; missing ids are not an error."""
+
+    @abstractmethod
+    async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        """Delete every record of the namespace matching ``filter`` (``None``: all of the namespace)."""
+
+    @abstractmethod
+    async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        """Exact number of records in the namespace matching ``filter`` (``None``: all)."""
+
+    @abstractmethod
+    async def scan(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        cursor: str | None,
+        page_size: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> Page:
+        """Up to ``page_size`` records after ``cursor`` (``None``: from the start).
+
+        A cursor is an opaque string that another connection can resume from; the returned
+        ``Page.cursor`` is ``None`` once no record is left. Each record appears exactly once in a
+        scan of an unchanging namespace.
+        """
+
+    async def bulk_load(self, collection: CollectionSpec) -> BulkLoad:
+        """A context for loading many records with index maintenance deferred (``Capability.BULK_LOAD``)."""
+        return BulkLoad()
+
+
+class BulkLoad:
+    """Async context manager an adapter returns from :meth:`Adapter.bulk_load`; default does nothing."""
+
+    async def __aenter__(self) -> BulkLoad:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None

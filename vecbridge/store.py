@@ -1,0 +1,458 @@
+"""The public async API: ``Store`` (a connection) and ``Collection`` (one collection, one namespace).
+
+Everything shared by every backend happens here, once: validation, batching, bounded concurrency,
+retries of transient failures, namespace scoping, filter parsing, ``min_score`` and score order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+
+from vecbridge.adapter import Adapter, Capability
+from vecbridge.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    EmbeddingModelMismatchError,
+    InvalidArgumentError,
+    PartialWriteError,
+    TransientBackendError,
+    VecbridgeError,
+)
+from vecbridge.filters import Filter, FilterNode, MatchAll, parse_filter
+from vecbridge.registry import adapter_for
+from vecbridge.types import (
+    DEFAULT_NAMESPACE,
+    HNSW,
+    CollectionInfo,
+    CollectionSpec,
+    FloatArray,
+    IndexSpec,
+    Match,
+    Metric,
+    Page,
+    Record,
+    Vector,
+)
+from vecbridge.url import URL
+from vecbridge.validation import (
+    check_collection_name,
+    check_dimension,
+    check_id,
+    check_namespace,
+    check_record,
+    check_vector,
+)
+
+T = TypeVar("T")
+RETRY_DELAYS = (0.05, 0.2, 0.8)
+
+
+async def with_retries(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run ``operation``, retrying ``TransientBackendError`` with jittered exponential backoff."""
+    for delay in RETRY_DELAYS:
+        try:
+            return await operation()
+        except TransientBackendError:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+    return await operation()
+
+
+def record_size(record: Record) -> int:
+    """Rough wire size of a record in bytes, for byte-bounded batches."""
+    metadata = json.dumps(record.metadata, ensure_ascii=False) if record.metadata else ""
+    return 4 * len(record.vector) + len(record.id) + len(metadata) + len(record.document or "") + 64
+
+
+class Store:
+    """A connection to one backend. Use ``async with vb.connect(url) as store`` (or ``await vb.connect(url)``)."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.url = url if isinstance(url, URL) else URL.parse(url)
+        self._adapter_class = adapter_for(self.url.backend)
+        self._adapter: Adapter | None = None
+
+    @property
+    def adapter(self) -> Adapter:
+        if self._adapter is None:
+            raise VecbridgeError("the store is not open: use 'async with vb.connect(url) as store'")
+        return self._adapter
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._adapter_class.capabilities
+
+    async def open(self) -> Store:
+        if self._adapter is None:
+            self._adapter = await self._adapter_class.connect(self.url)
+        return self
+
+    def __await__(self) -> Generator[Any, None, Store]:
+        return self.open().__await__()
+
+    async def close(self) -> None:
+        adapter, self._adapter = self._adapter, None
+        if adapter is not None:
+            await adapter.close()
+
+    async def __aenter__(self) -> Store:
+        return await self.open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<vecbridge.Store {self.url}>"
+
+    async def create_collection(
+        self,
+        name: str,
+        dimension: int,
+        metric: str | Metric = Metric.COSINE,
+        *,
+        index: IndexSpec | None = None,
+        embedding_model: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        exist_ok: bool = False,
+    ) -> Collection:
+        """Create a collection and store its facts with it; returns it scoped to ``namespace``.
+
+        With ``exist_ok`` an existing collection with the same dimension and metric is returned;
+        different facts raise ``CollectionExistsError``.
+        """
+        spec = CollectionSpec(
+            name=check_collection_name(name),
+            dimension=check_dimension(dimension),
+            metric=Metric.parse(metric),
+            index=index if index is not None else HNSW(),
+            embedding_model=embedding_model,
+        )
+        try:
+            await self.adapter.create_collection(spec)
+        except CollectionExistsError:
+            if not exist_ok:
+                raise
+            existing = await self.adapter.describe_collection(name)
+            if (existing.dimension, existing.metric) != (spec.dimension, spec.metric):
+                raise CollectionExistsError(
+                    f"collection {name!r} exists with dimension {existing.dimension} and metric "
+                    f"{existing.metric.value}, not {spec.dimension} and {spec.metric.value}"
+                ) from None
+            spec = existing
+        collection = self.collection(name, namespace=namespace)
+        collection._spec = spec
+        return collection
+
+    def collection(
+        self, name: str, namespace: str = DEFAULT_NAMESPACE, *, embedding_model: str | None = None
+    ) -> Collection:
+        """A handle on an existing collection; its facts are read on first use.
+
+        With ``embedding_model``, the first call fails with ``EmbeddingModelMismatchError`` unless
+        the collection was created for that model: vectors of two models never mix silently.
+        """
+        return Collection(self, check_collection_name(name), check_namespace(namespace), embedding_model)
+
+    async def describe_collection(self, name: str) -> CollectionInfo:
+        spec = await self.adapter.describe_collection(check_collection_name(name))
+        total = 0
+        for namespace in await self.adapter.list_namespaces(spec):
+            total += await self.adapter.count(spec, namespace, None)
+        return CollectionInfo(spec=spec, count=total)
+
+    async def list_collections(self) -> list[CollectionSpec]:
+        return sorted(await self.adapter.list_collections(), key=lambda spec: spec.name)
+
+    async def drop_collection(self, name: str, *, missing_ok: bool = False) -> None:
+        try:
+            await self.adapter.drop_collection(check_collection_name(name))
+        except CollectionNotFoundError:
+            if not missing_ok:
+                raise
+
+    async def has_collection(self, name: str) -> bool:
+        try:
+            await self.adapter.describe_collection(check_collection_name(name))
+        except CollectionNotFoundError:
+            return False
+        return True
+
+    async def list_namespaces(self, name: str) -> list[str]:
+        spec = await self.adapter.describe_collection(check_collection_name(name))
+        return sorted(await self.adapter.list_namespaces(spec))
+
+
+class Collection:
+    """One collection seen through one namespace; every call is scoped to that namespace."""
+
+    def __init__(self, store: Store, name: str, namespace: str, embedding_model: str | None = None) -> None:
+        self.store = store
+        self.name = name
+        self.namespace = namespace
+        self.expected_embedding_model = embedding_model
+        self._spec: CollectionSpec | None = None
+
+    def __repr__(self) -> str:
+        return f"<vecbridge.Collection {self.name!r} namespace={self.namespace!r} on {self.store.url}>"
+
+    @property
+    def _adapter(self) -> Adapter:
+        return self.store.adapter
+
+    def with_namespace(self, namespace: str) -> Collection:
+        other = Collection(self.store, self.name, check_namespace(namespace), self.expected_embedding_model)
+        other._spec = self._spec
+        return other
+
+    async def spec(self) -> CollectionSpec:
+        """The collection's stored facts (read once per handle)."""
+        if self._spec is None:
+            spec = await self._adapter.describe_collection(self.name)
+            expected = self.expected_embedding_model
+            if expected is not None and spec.embedding_model != expected:
+                raise EmbeddingModelMismatchError(
+                    f"collection {self.name!r} holds vectors of {spec.embedding_model!r}, not {expected!r}"
+                )
+            self._spec = spec
+        return self._spec
+
+    async def describe(self) -> CollectionInfo:
+        spec = await self.spec()
+        return CollectionInfo(spec=spec, count=await self._adapter.count(spec, self.namespace, None))
+
+    def _compile(self, filter_: Filter | FilterNode | None, spec: CollectionSpec) -> Any | None:
+        node = parse_filter(filter_)
+        if isinstance(node, MatchAll):
+            return None
+        return self._adapter.compile_filter(node, spec)
+
+    # --- writes --------------------------------------------------------------------------------
+
+    async def upsert(
+        self,
+        records: Iterable[Record] | AsyncIterable[Record],
+        *,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
+    ) -> int:
+        """Insert or wholly replace records; returns how many were written.
+
+        A list (or any iterable) is validated entirely before the first write, so a bad record
+        writes nothing. An async iterable streams: each batch is validated before it is written,
+        and a failure after the first batch raises ``PartialWriteError`` naming what was written.
+        Within one call the last record of an id wins.
+        """
+        spec = await self.spec()
+        adapter = self._adapter
+        size = max(1, min(batch_size or adapter.max_batch, adapter.max_batch))
+        workers = max(1, min(concurrency or adapter.max_concurrency, adapter.max_concurrency))
+        if isinstance(records, AsyncIterable):
+            batches: AsyncIterator[list[Record]] = self._stream_batches(records, spec, size)
+            planned: list[str] | None = None
+        else:
+            validated = list({r.id: r for r in (check_record(record, spec) for record in records)}.values())
+            planned = [record.id for record in validated]
+            batches = _aiter(_split(validated, size, adapter.max_request_bytes))
+        return await self._write_batches(batches, spec, workers, planned)
+
+    async def _stream_batches(
+        self, records: AsyncIterable[Record], spec: CollectionSpec, size: int
+    ) -> AsyncIterator[list[Record]]:
+        pending: dict[str, Record] = {}
+        pending_bytes = 0
+        limit = self._adapter.max_request_bytes
+        async for record in records:
+            checked = check_record(record, spec)
+            pending.pop(checked.id, None)
+            pending[checked.id] = checked
+            pending_bytes += record_size(checked)
+            if len(pending) >= size or (limit is not None and pending_bytes >= limit):
+                yield list(pending.values())
+                pending, pending_bytes = {}, 0
+        if pending:
+            yield list(pending.values())
+
+    async def _write_batches(
+        self, batches: AsyncIterator[list[Record]], spec: CollectionSpec, workers: int, planned: list[str] | None
+    ) -> int:
+        written: list[str] = []
+        attempted: list[str] = []
+        failures: list[BaseException] = []
+        running: dict[asyncio.Task[None], list[str]] = {}
+
+        async def write(batch: list[Record]) -> None:
+            await with_retries(lambda: self._adapter.upsert(spec, self.namespace, batch))
+
+        def settle(done: Iterable[asyncio.Task[None]]) -> None:
+            for task in done:
+                ids = running.pop(task)
+                if task.exception() is None:
+                    written.extend(ids)
+                else:
+                    failures.append(task.exception())  # type: ignore[arg-type]
+
+        try:
+            async for batch in batches:
+                if failures:
+                    break
+                attempted.extend(record.id for record in batch)
+                running[asyncio.ensure_future(write(batch))] = [record.id for record in batch]
+                if len(running) >= workers:
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    settle(done)
+        except VecbridgeError as exc:  # a record of a stream failed validation
+            failures.append(exc)
+        finally:
+            if running:
+                done, _ = await asyncio.wait(running)
+                settle(done)
+        if failures:
+            first = failures[0]
+            if not written:
+                raise first
+            done_ids = set(written)
+            everything = planned if planned is not None else attempted
+            unwritten = [record_id for record_id in everything if record_id not in done_ids]
+            raise PartialWriteError(
+                f"upsert into {self.name!r} failed midway: {first}", written_ids=written, unwritten_ids=unwritten
+            ) from first
+        return len(written)
+
+    async def delete(
+        self, ids: Sequence[str] | None = None, *, filter: Filter | None = None, all: bool = False
+    ) -> None:
+        """Delete by ids (missing ids are fine), by a non-empty filter, or everything with ``all=True``."""
+        given = sum(x for x in (ids is not None, filter is not None, all))
+        if given != 1:
+            raise InvalidArgumentError("delete takes exactly one of ids=[...], filter={...} or all=True")
+        spec = await self.spec()
+        if ids is not None:
+            if isinstance(ids, str):
+                raise InvalidArgumentError("ids must be a list of str, not a str")
+            checked = list(dict.fromkeys(check_id(i) for i in ids))
+            for start in range(0, len(checked), self._adapter.max_batch):
+                chunk = checked[start : start + self._adapter.max_batch]
+                await with_retries(partial(self._adapter.delete_ids, spec, self.namespace, chunk))
+            return
+        if filter is not None:
+            compiled = self._compile(filter, spec)
+            if compiled is None:
+                raise InvalidArgumentError("an empty filter matches everything: use delete(all=True) to mean that")
+            await with_retries(lambda: self._adapter.delete_where(spec, self.namespace, compiled))
+            return
+        await with_retries(lambda: self._adapter.delete_where(spec, self.namespace, None))
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def query(
+        self,
+        vector: Vector,
+        top_k: int = 10,
+        *,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        include_vector: bool = False,
+    ) -> list[Match]:
+        """The ``top_k`` best matches, best first; scores are higher-is-better and equal across backends."""
+        spec = await self.spec()
+        query_vector = self._check_query_vector(vector, spec)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self._adapter.max_top_k:
+            raise InvalidArgumentError(f"top_k must be an int from 1 to {self._adapter.max_top_k}, got {top_k!r}")
+        if min_score is not None and (isinstance(min_score, bool) or not np.isfinite(min_score)):
+            raise InvalidArgumentError(f"min_score must be a finite number, got {min_score!r}")
+        compiled = self._compile(filter, spec)
+        matches = await with_retries(
+            lambda: self._adapter.query(spec, self.namespace, query_vector, top_k, compiled, include_vector)
+        )
+        for match in matches:
+            if spec.metric is Metric.COSINE:
+                match.score = min(1.0, max(-1.0, match.score))
+            if not include_vector:
+                match.vector = None
+        if min_score is not None:
+            matches = [m for m in matches if m.score >= min_score]
+        matches.sort(key=lambda m: -m.score)
+        return matches[:top_k]
+
+    def _check_query_vector(self, vector: Vector, spec: CollectionSpec) -> FloatArray:
+        try:
+            return check_vector(vector, spec)
+        except VecbridgeError as exc:
+            kind = type(exc)
+            raise kind(f"query vector: {exc}") from None
+
+    async def get(self, ids: Sequence[str], *, include_vector: bool = True) -> list[Record]:
+        """Records for the ids that exist, in the order asked; missing ids are silently absent."""
+        if isinstance(ids, str):
+            raise InvalidArgumentError("ids must be a list of str, not a str")
+        spec = await self.spec()
+        wanted = list(dict.fromkeys(check_id(i) for i in ids))
+        found: dict[str, Record] = {}
+        for start in range(0, len(wanted), self._adapter.max_batch):
+            chunk = wanted[start : start + self._adapter.max_batch]
+            for record in await with_retries(partial(self._adapter.get, spec, self.namespace, chunk, include_vector)):
+                found[record.id] = record
+        return [found[i] for i in wanted if i in found]
+
+    async def count(self, filter: Filter | None = None) -> int:
+        spec = await self.spec()
+        compiled = self._compile(filter, spec)
+        return await with_retries(lambda: self._adapter.count(spec, self.namespace, compiled))
+
+    async def scan(
+        self,
+        page_size: int = 1000,
+        *,
+        cursor: str | None = None,
+        filter: Filter | None = None,
+        include_vector: bool = True,
+    ) -> AsyncIterator[Page]:
+        """Every record of the namespace (matching ``filter``), page by page.
+
+        Save ``page.cursor`` after handling a page to resume there later, even from another process.
+        """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidArgumentError(f"page_size must be a positive int, got {page_size!r}")
+        spec = await self.spec()
+        compiled = self._compile(filter, spec)
+        size = min(page_size, self._adapter.max_batch)
+        position = cursor
+        while True:
+            page = await with_retries(
+                partial(self._adapter.scan, spec, self.namespace, position, size, compiled, include_vector)
+            )
+            if page.records:
+                yield page
+            if page.cursor is None:
+                return
+            position = page.cursor
+
+
+def _split(records: list[Record], size: int, max_bytes: int | None) -> Iterable[list[Record]]:
+    batch: list[Record] = []
+    batch_bytes = 0
+    for record in records:
+        weight = record_size(record) if max_bytes is not None else 0
+        if batch and (len(batch) >= size or (max_bytes is not None and batch_bytes + weight > max_bytes)):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(record)
+        batch_bytes += weight
+    if batch:
+        yield batch
+
+
+async def _aiter(items: Iterable[T]) -> AsyncIterator[T]:
+    for item in items:
+        yield item
+
+
+def connect(url: str | URL) -> Store:
+    """A store for ``url``; open it with ``async with`` (or ``await``). The scheme picks the adapter."""
+    return Store(url)

@@ -1,0 +1,159 @@
+"""The contract's input rules, checked once in the core before anything reaches a backend."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import numpy as np
+
+from vecbridge.errors import DimensionMismatchError, InvalidArgumentError, InvalidRecordError
+from vecbridge.filters import FIELD_PATTERN, MAX_SAFE_INT, RESERVED_PREFIX
+from vecbridge.types import CollectionSpec, FloatArray, Metadata, MetadataValue, Metric, Record, Vector
+
+MAX_ID_LENGTH = 512
+COLLECTION_NAME = re.compile(r"[a-z][a-z0-9_]{1,46}[a-z0-9]")
+NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_collection_name(name: object) -> str:
+    """Portable collection names: 3-48 chars of ``[a-z0-9_]``, starting with a letter, not ending in ``_``."""
+    if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
+        raise InvalidArgumentError(
+            f"collection name {name!r} is not portable: use 3-48 characters of a-z, 0-9 and _, "
+            "starting with a letter and not ending with _"
+        )
+    return name
+
+
+def check_namespace(namespace: object) -> str:
+    if not isinstance(namespace, str) or not NAMESPACE_NAME.fullmatch(namespace):
+        raise InvalidArgumentError(
+            f"namespace {namespace!r} is not portable: use 1-64 characters of A-Z a-z 0-9 _ . -, starting alphanumeric"
+        )
+    return namespace
+
+
+def check_dimension(dimension: object) -> int:
+    if isinstance(dimension, bool) or not isinstance(dimension, int) or not 1 <= dimension <= 16_000:
+        raise InvalidArgumentError(f"dimension must be an int from 1 to 16000, got {dimension!r}")
+    return dimension
+
+
+def check_id(record_id: object) -> str:
+    if not isinstance(record_id, str):
+        raise InvalidRecordError(f"id must be a str, got {type(record_id).__name__}", field="id")
+    if not record_id:
+        raise InvalidRecordError("id must not be empty", field="id")
+    if len(record_id) > MAX_ID_LENGTH:
+        raise InvalidRecordError(f"id is longer than {MAX_ID_LENGTH} characters", record_id=record_id[:40] + "...")
+    if "\x00" in record_id:
+        raise InvalidRecordError("id must not contain NUL", record_id=record_id)
+    return record_id
+
+
+def check_vector(vector: Vector, spec: CollectionSpec, record_id: str | None = None) -> FloatArray:
+    """A read-only float32 copy of ``vector``, or a typed error (wrong length, NaN/inf, zero for cosine)."""
+    try:
+        with np.errstate(over="ignore"):
+            array = np.array(vector, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(
+            f"vector is not a sequence of floats: {exc}", record_id=record_id, field="vector"
+        ) from None
+    if array.ndim != 1:
+        raise InvalidRecordError(
+            f"vector must be one-dimensional, got shape {array.shape}", record_id=record_id, field="vector"
+        )
+    if array.shape[0] != spec.dimension:
+        raise DimensionMismatchError(
+            f"vector has {array.shape[0]} dimensions, collection {spec.name!r} has {spec.dimension}",
+            record_id=record_id,
+            field="vector",
+        )
+    if not np.isfinite(array).all():
+        raise InvalidRecordError(
+            "vector contains NaN or infinity (or a value beyond float32)", record_id=record_id, field="vector"
+        )
+    if spec.metric is Metric.COSINE and not array.any():
+        raise InvalidRecordError("a zero vector has no cosine direction", record_id=record_id, field="vector")
+    array.flags.writeable = False
+    return array
+
+
+def _check_string(value: str, record_id: str | None, key: str) -> None:
+    if "\x00" in value:
+        raise InvalidRecordError("strings must not contain NUL", record_id=record_id, field=key)
+
+
+def check_metadata_value(value: object, record_id: str | None, key: str) -> MetadataValue:
+    if value is None:
+        raise InvalidRecordError(
+            "None is not a value: leave the key out to mean 'absent'", record_id=record_id, field=key
+        )
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        _check_string(value, record_id, key)
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INT:
+            raise InvalidRecordError(f"integer {value} is outside +-2**53", record_id=record_id, field=key)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRecordError(f"{value} is not a finite number", record_id=record_id, field=key)
+        return value
+    if isinstance(value, list | tuple):
+        if not value:
+            raise InvalidRecordError("an empty list is not portable: leave the key out", record_id=record_id, field=key)
+        if not all(isinstance(v, str) for v in value):
+            raise InvalidRecordError("lists may hold only strings", record_id=record_id, field=key)
+        for element in value:
+            _check_string(element, record_id, key)
+        return list(value)
+    raise InvalidRecordError(
+        f"{type(value).__name__} is not a metadata value (str, bool, int, float or list of str; no nesting)",
+        record_id=record_id,
+        field=key,
+    )
+
+
+def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
+    if not isinstance(metadata, Mapping):
+        raise InvalidRecordError(
+            f"metadata must be a dict, got {type(metadata).__name__}", record_id=record_id, field="metadata"
+        )
+    checked: Metadata = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not FIELD_PATTERN.fullmatch(key):
+            raise InvalidRecordError(
+                "metadata keys match [A-Za-z_][A-Za-z0-9_]* and have at most 64 characters",
+                record_id=record_id,
+                field=str(key),
+            )
+        if key.startswith(RESERVED_PREFIX):
+            raise InvalidRecordError(
+                f"keys starting with {RESERVED_PREFIX!r} are reserved", record_id=record_id, field=key
+            )
+        checked[key] = check_metadata_value(value, record_id, key)
+    return checked
+
+
+def check_record(record: object, spec: CollectionSpec) -> Record:
+    """A validated copy of ``record``: float32 vector, checked metadata and document."""
+    if not isinstance(record, Record):
+        raise InvalidRecordError(f"expected a vecbridge.Record, got {type(record).__name__}")
+    record_id = check_id(record.id)
+    document = record.document
+    if document is not None:
+        if not isinstance(document, str):
+            raise InvalidRecordError("document must be a str or None", record_id=record_id, field="document")
+        _check_string(document, record_id, "document")
+    return Record(
+        id=record_id,
+        vector=check_vector(record.vector, spec, record_id),
+        metadata=check_metadata(record.metadata, record_id),
+        document=document,
+    )
