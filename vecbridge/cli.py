@@ -56,3 +56,50 @@ def info(url: str) -> None:
             console.print(table)
 
     run_async(show())
+
+
+def _results_table(title: str, matches: list[vb.Match]) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("category")
+    table.add_column("snippet")
+    for match in matches:
+        snippet = (match.document or "")[:60] + ("..." if len(match.document or "") > 60 else "")
+        table.add_row(match.id, f"{match.score:.4f}", str(match.metadata.get("category", "")), snippet)
+    return table
+
+
+@main.command()
+@click.option("--url", default="memory://", show_default=True, help="Store to run the demo on.")
+@click.option("--top-k", default=3, show_default=True)
+def demo(url: str, top_k: int) -> None:
+    """Load help-center articles with real sentence embeddings and run semantic queries."""
+    from vecbridge.demo import DIMENSION, EMBEDDING_MODEL, load_articles, load_queries
+
+    async def run() -> None:
+        articles = load_articles()
+        async with vb.connect(url) as store:
+            await store.drop_collection("help_center", missing_ok=True)
+            acme = await store.create_collection(
+                "help_center", DIMENSION, "cosine", embedding_model=EMBEDDING_MODEL, namespace="acme"
+            )
+            globex = acme.with_namespace("globex")
+            await acme.upsert(articles)
+            # a second tenant that only licensed the shipping and billing articles
+            await globex.upsert([a for a in articles if a.metadata["category"] in ("shipping", "billing")])
+            console.print(
+                f"Loaded {await acme.count()} articles into namespace 'acme' and {await globex.count()} into "
+                f"'globex' of collection 'help_center' on {store.url} ({EMBEDDING_MODEL}, {DIMENSION}-d, cosine)\n"
+            )
+            for query in load_queries():
+                label = f"{query.text!r}" + (f"  filter={query.filter}" if query.filter else "")
+                matches = await acme.query(query.vector, top_k=top_k, filter=query.filter)
+                console.print(_results_table(f"acme: {label}", matches))
+            first = load_queries()[0]
+            for tenant in (acme, globex):
+                matches = await tenant.query(first.vector, top_k=top_k, min_score=0.2)
+                console.print(_results_table(f"{tenant.namespace}: {first.text!r} (min_score=0.2)", matches))
+            await store.drop_collection("help_center")
+
+    run_async(run())
