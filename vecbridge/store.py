@@ -256,7 +256,8 @@ class Collection:
             batches: AsyncIterator[list[Record]] = self._stream_batches(records, spec, size)
             planned: list[str] | None = None
         else:
-            validated = list({r.id: r for r in (check_record(record, spec) for record in records)}.values())
+            checked = (check_record(record, spec, position) for position, record in enumerate(records))
+            validated = list({record.id: record for record in checked}.values())
             planned = [record.id for record in validated]
             batches = _aiter(_split(validated, size, adapter.max_request_bytes))
         return await self._write_batches(batches, spec, workers, planned)
@@ -267,8 +268,10 @@ class Collection:
         pending: dict[str, Record] = {}
         pending_bytes = 0
         limit = self._adapter.max_request_bytes
+        position = 0
         async for record in records:
-            checked = check_record(record, spec)
+            checked = check_record(record, spec, position)
+            position += 1
             pending.pop(checked.id, None)
             pending[checked.id] = checked
             pending_bytes += record_size(checked)

@@ -141,11 +141,18 @@ def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
     return checked
 
 
-def check_record(record: object, spec: CollectionSpec) -> Record:
-    """A validated copy of ``record``: float32 vector, checked metadata and document."""
+def check_record(record: object, spec: CollectionSpec, position: int | None = None) -> Record:
+    """A validated copy of ``record``: float32 vector, checked metadata and document.
+
+    ``position`` (the record's index in the caller's input) names records whose id itself is bad.
+    """
+    where = f"record at position {position}" if position is not None else "record"
     if not isinstance(record, Record):
-        raise InvalidRecordError(f"expected a vecbridge.Record, got {type(record).__name__}")
-    record_id = check_id(record.id)
+        raise InvalidRecordError(f"{where}: expected a vecbridge.Record, got {type(record).__name__}")
+    try:
+        record_id = check_id(record.id)
+    except InvalidRecordError as exc:
+        raise InvalidRecordError(f"{where}: {exc}") from None
     document = record.document
     if document is not None:
         if not isinstance(document, str):

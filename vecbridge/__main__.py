@@ -1,0 +1,5 @@
+"""``python -m vecbridge`` runs the command line."""
+
+from vecbridge.cli import main
+
+main()
