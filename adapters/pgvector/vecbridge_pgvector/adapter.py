@@ -1,0 +1,531 @@
+"""``pgvector://user:password@host:port/dbname?schema=NAME``: PostgreSQL with the pgvector extension.
+
+Storage, in the URL's schema (default ``public``):
+
+* ``vecbridge_collections``: one row per collection, its facts (``CollectionSpec.to_dict()``) as jsonb.
+* ``vb_<collection>``: one table per collection, ``(namespace, id)`` primary key (``id`` in the
+  byte-order ``C`` collation, which keyset scans walk), ``embedding vector(d)``, ``metadata jsonb``
+  and ``document text``; an HNSW or IVFFlat index with the metric's operator class, and a GIN
+  index over the metadata for filters.
+
+Every statement is composed with ``psycopg.sql`` (identifiers quoted) and every value is a bound
+parameter. The client is psycopg 3 async with an ``AsyncConnectionPool``; vectors travel in
+pgvector's binary format both ways.
+"""
+
+from __future__ import annotations
+
+import base64
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import psycopg
+import psycopg_pool
+from pgvector import Vector
+from pgvector.psycopg import register_vector_async
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
+
+from vecbridge.adapter import Adapter, BulkLoad, Capability
+from vecbridge.errors import (
+    BackendError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    InvalidArgumentError,
+    InvalidURLError,
+    TransientBackendError,
+    VecbridgeError,
+)
+from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metric, Page, Record
+from vecbridge.url import URL
+from vecbridge_pgvector.filters import PgvectorFilterCompiler, SqlFilter
+
+REGISTRY_TABLE = "vecbridge_collections"
+TABLE_PREFIX = "vb_"
+#: pgvector indexes ``vector`` columns of at most this many dimensions.
+MAX_INDEXED_DIMENSION = 2000
+#: The largest ``hnsw.ef_search`` pgvector accepts.
+MAX_EF_SEARCH = 1000
+_URL_OPTIONS = frozenset({"schema", "pool_min", "pool_max", "sslmode", "connect_timeout", "application_name"})
+_LOCK_KEY = 0x7662_6467  # advisory lock serializing DDL of vecbridge collections ("vbdg")
+
+_OPCLASS = {Metric.COSINE: "vector_cosine_ops", Metric.DOT: "vector_ip_ops", Metric.EUCLIDEAN: "vector_l2_ops"}
+_OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
+
+
+# distance (lower is better) -> vecbridge score (higher is better): cosine 1 - d, dot -d (pgvector's
+# <#> is the negative inner product), euclidean -d (<-> is the true L2 distance).
+def _score(metric: Metric, distance: float) -> float:
+    return 1.0 - distance if metric is Metric.COSINE else -distance
+
+
+_TRANSIENT = (
+    psycopg.OperationalError,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.UniqueViolation,  # a concurrent first insert of the same id: the retry takes the merge path
+    pg_errors.LockNotAvailable,
+    pg_errors.QueryCanceled,
+    psycopg_pool.PoolTimeout,
+)
+
+
+def encode_cursor(namespace_last_id: str) -> str:
+    return base64.urlsafe_b64encode(namespace_last_id.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgumentError(f"not a pgvector scan cursor: {cursor!r}") from None
+
+
+@dataclass(frozen=True)
+class QueryStats:
+    """Counters a caller (and the tests) can read: how often a short ANN answer was redone exactly."""
+
+    ann_queries: int = 0
+    exact_fallbacks: int = 0
+
+
+def _int_option(url: URL, key: str, default: int) -> int:
+    raw = url.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidURLError(f"{url}: option {key} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise InvalidURLError(f"{url}: option {key} must be positive")
+    return value
+
+
+class PgvectorAdapter(Adapter):
+    """PostgreSQL + pgvector; native async (psycopg 3 ``AsyncConnection`` through a pool)."""
+
+    name: ClassVar[str] = "pgvector"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.PERSISTENT,
+            Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.INDEX_SETTINGS,
+            Capability.BULK_LOAD,
+        }
+    )
+    max_batch: ClassVar[int] = 5000
+    max_concurrency: ClassVar[int] = 2
+    filter_compiler = PgvectorFilterCompiler
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.stats = QueryStats()
+
+    # --- connection ------------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(cls, url: URL) -> Adapter:
+        unknown = set(url.query) - _URL_OPTIONS
+        if unknown:
+            raise InvalidURLError(
+                f"{url}: unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(_URL_OPTIONS))}"
+            )
+        dbname = url.path.lstrip("/") or None
+        if dbname is not None and "/" in dbname:
+            raise InvalidURLError(f"{url}: the path names one database, as in pgvector://host/dbname")
+        schema = url.get("schema") or "public"
+        params: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "dbname": dbname,
+            "sslmode": url.get("sslmode"),
+            "connect_timeout": url.get("connect_timeout", "10"),
+            "application_name": url.get("application_name", "vecbridge"),
+        }
+        conninfo = make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+        pool_min = _int_option(url, "pool_min", 1)
+        pool_max = max(pool_min, _int_option(url, "pool_max", 8))
+        adapter = cls.__new__(cls)
+        try:
+            await cls._bootstrap(conninfo, schema)
+            pool = psycopg_pool.AsyncConnectionPool(
+                conninfo, min_size=pool_min, max_size=pool_max, open=False, configure=cls._configure, timeout=30
+            )
+            await pool.open(wait=True, timeout=30)
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            raise adapter.map_error(exc, f"connect to {url}") from exc
+        adapter.__init__(pool, schema)  # type: ignore[misc]
+        return adapter
+
+    @staticmethod
+    async def _bootstrap(conninfo: str, schema: str) -> None:
+        """Create the extension, schema and registry table once (idempotent, serialized by an advisory lock)."""
+        async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            installed = await (await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).fetchone()
+            if installed is None:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            await conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.{} (name text PRIMARY KEY, spec jsonb NOT NULL, "
+                    "created_at timestamptz NOT NULL DEFAULT now())"
+                ).format(sql.Identifier(schema), sql.Identifier(REGISTRY_TABLE))
+            )
+
+    @staticmethod
+    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await register_vector_async(conn)
+        # a per-session staging table for upserts that replace existing rows; emptied at each commit
+        await conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
+            "(id text, embedding vector, metadata jsonb, document text) ON COMMIT DELETE ROWS"
+        )
+        await conn.commit()
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def map_error(self, exc: Exception, action: str) -> VecbridgeError:
+        message = f"{self.name}: {action} failed: {type(exc).__name__}: {exc}".strip()
+        if isinstance(exc, pg_errors.UndefinedTable):
+            return CollectionNotFoundError(f"{self.name}: {action}: the collection's table does not exist")
+        if isinstance(exc, _TRANSIENT):
+            return TransientBackendError(message, orig=exc)
+        return BackendError(message, orig=exc)
+
+    @asynccontextmanager
+    async def _connection(self, action: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection inside one transaction (committed on success), errors mapped."""
+        with self.errors(action):
+            async with self.pool.connection() as conn:
+                yield conn
+
+    # --- names -----------------------------------------------------------------------------------
+
+    def _table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(TABLE_PREFIX + name))
+
+    def _registry(self) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(REGISTRY_TABLE))
+
+    @staticmethod
+    def _index_names(name: str) -> tuple[str, str]:
+        return f"{TABLE_PREFIX}{name}_ann", f"{TABLE_PREFIX}{name}_meta"
+
+    # --- collections -----------------------------------------------------------------------------
+
+    async def create_collection(self, spec: CollectionSpec) -> None:
+        async with self._connection(f"create collection {spec.name!r}") as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            taken = await (
+                await conn.execute(sql.SQL("SELECT 1 FROM {} WHERE name = %s").format(self._registry()), (spec.name,))
+            ).fetchone()
+            if taken is not None:
+                raise CollectionExistsError(f"collection {spec.name!r} already exists")
+            await conn.execute(
+                sql.SQL(
+                    'CREATE TABLE {} (namespace text NOT NULL, id text COLLATE "C" NOT NULL, '
+                    "embedding vector({}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{{}}'::jsonb, document text, "
+                    "PRIMARY KEY (namespace, id))"
+                ).format(self._table(spec.name), sql.Literal(spec.dimension))
+            )
+            await self._create_indexes(conn, spec)
+            await conn.execute(
+                sql.SQL("INSERT INTO {} (name, spec) VALUES (%s, %s)").format(self._registry()),
+                (spec.name, Jsonb(spec.to_dict())),
+            )
+
+    async def _create_indexes(self, conn: psycopg.AsyncConnection[Any], spec: CollectionSpec) -> None:
+        """The ANN index the spec asks for (none for ``Flat``) and the metadata GIN index; idempotent."""
+        ann, meta = self._index_names(spec.name)
+        table = self._table(spec.name)
+        await conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (metadata jsonb_path_ops)").format(
+                sql.Identifier(meta), table
+            )
+        )
+        index = spec.index
+        if not isinstance(index, HNSW | IVF):
+            return
+        if spec.dimension > MAX_INDEXED_DIMENSION:
+            warnings.warn(
+                f"pgvector indexes at most {MAX_INDEXED_DIMENSION} dimensions; collection {spec.name!r} "
+                f"({spec.dimension}) is searched exactly, without an ANN index",
+                stacklevel=2,
+            )
+            return
+        opclass = sql.SQL(_OPCLASS[spec.metric])
+        if isinstance(index, HNSW):
+            method, options = "hnsw", {"m": index.m, "ef_construction": index.ef_construction}
+        else:
+            method, options = "ivfflat", {"lists": index.nlist}
+        with_clause = sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.SQL(k), sql.Literal(v)) for k, v in options.items()
+        )
+        await conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING {} (embedding {}) WITH ({})").format(
+                sql.Identifier(ann), table, sql.SQL(method), opclass, with_clause
+            )
+        )
+
+    async def drop_collection(self, name: str) -> None:
+        async with self._connection(f"drop collection {name!r}") as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(self._registry()), (name,))
+            if cursor.rowcount == 0:
+                raise CollectionNotFoundError(f"collection {name!r} does not exist")
+            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(name)))
+
+    async def list_collections(self) -> list[CollectionSpec]:
+        async with self._connection("list collections") as conn:
+            rows = await (await conn.execute(sql.SQL("SELECT spec FROM {}").format(self._registry()))).fetchall()
+        return [CollectionSpec.from_dict(row[0]) for row in rows]
+
+    async def describe_collection(self, name: str) -> CollectionSpec:
+        async with self._connection(f"describe collection {name!r}") as conn:
+            row = await (
+                await conn.execute(sql.SQL("SELECT spec FROM {} WHERE name = %s").format(self._registry()), (name,))
+            ).fetchone()
+        if row is None:
+            raise CollectionNotFoundError(f"collection {name!r} does not exist")
+        return CollectionSpec.from_dict(row[0])
+
+    async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        # a loose index scan over the primary key: one index probe per namespace, not a full scan
+        statement = sql.SQL(
+            "WITH RECURSIVE ns AS ((SELECT namespace FROM {t} ORDER BY namespace LIMIT 1) UNION ALL "
+            "SELECT (SELECT namespace FROM {t} WHERE namespace > ns.namespace ORDER BY namespace LIMIT 1) "
+            "FROM ns WHERE ns.namespace IS NOT NULL) SELECT namespace FROM ns WHERE namespace IS NOT NULL"
+        ).format(t=self._table(collection.name))
+        async with self._connection(f"list namespaces of {collection.name!r}") as conn:
+            rows = await (await conn.execute(statement)).fetchall()
+        return [row[0] for row in rows]
+
+    # --- records ---------------------------------------------------------------------------------
+
+    async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        """Binary COPY. Straight into the table when no id of the batch exists yet; otherwise into a
+        staging table, then ``INSERT ... ON CONFLICT DO UPDATE`` replacing whole rows."""
+        table = self._table(collection.name)
+        ids = [record.id for record in records]
+        async with self._connection(f"upsert into {collection.name!r}") as conn:
+            existing = await (
+                await conn.execute(
+                    sql.SQL("SELECT 1 FROM {} WHERE namespace = %s AND id = ANY(%s) LIMIT 1").format(table),
+                    (namespace, ids),
+                )
+            ).fetchone()
+            if existing is None:
+                copy_sql = sql.SQL(
+                    "COPY {} (namespace, id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
+                ).format(table)
+                async with conn.cursor().copy(copy_sql) as copy:
+                    copy.set_types(["text", "text", "vector", "jsonb", "text"])
+                    for record in records:
+                        await copy.write_row(
+                            (namespace, record.id, record.vector, Jsonb(record.metadata), record.document)
+                        )
+                return
+            async with conn.cursor().copy(
+                "COPY vb_stage (id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["text", "vector", "jsonb", "text"])
+                for record in records:
+                    await copy.write_row((record.id, record.vector, Jsonb(record.metadata), record.document))
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (namespace, id, embedding, metadata, document) "
+                    "SELECT %s, id, embedding, metadata, document FROM vb_stage "
+                    "ON CONFLICT (namespace, id) DO UPDATE SET embedding = EXCLUDED.embedding, "
+                    "metadata = EXCLUDED.metadata, document = EXCLUDED.document"
+                ).format(table),
+                (namespace,),
+            )
+
+    @staticmethod
+    def _where(namespace: str, filter: SqlFilter | None) -> tuple[sql.Composable, tuple[Any, ...]]:
+        if filter is None:
+            return sql.SQL("namespace = %s"), (namespace,)
+        return sql.SQL("namespace = %s AND ({})").format(filter.clause), (namespace, *filter.params)
+
+    @staticmethod
+    def _search_settings(collection: CollectionSpec, top_k: int) -> tuple[str, tuple[Any, ...]]:
+        """Planner/index settings for one query, local to its transaction (``set_config(..., true)``
+        is ``SET LOCAL`` with bound values; being executor-time GUCs they apply to prepared plans too)."""
+        if isinstance(collection.index, IVF):
+            probes = max(1, min(collection.index.nlist, collection.index.nlist // 10 or 1))
+            return (
+                "SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+                "set_config('ivfflat.probes', %s, true)",
+                (str(probes),),
+            )
+        ef_search = min(MAX_EF_SEARCH, max(40, top_k))
+        return (
+            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true)",
+            (str(ef_search),),
+        )
+
+    def _query_sql(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        vector: FloatArray,
+        top_k: int,
+        filter: SqlFilter | None,
+        include_vectors: bool = False,
+    ) -> tuple[sql.Composed, tuple[Any, ...]]:
+        where, params = self._where(namespace, filter)
+        columns = self._columns(include_vectors)
+        statement = sql.SQL(
+            "SELECT * FROM (SELECT {columns}, embedding {op} %s AS distance FROM {t} WHERE {where} "
+            "ORDER BY distance LIMIT %s) AS hits ORDER BY distance"
+        ).format(columns=columns, op=sql.SQL(_OPERATOR[collection.metric]), t=self._table(collection.name), where=where)
+        return statement, (vector, *params, top_k)
+
+    async def query(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        vector: FloatArray,
+        top_k: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> list[Match]:
+        statement, params = self._query_sql(collection, namespace, vector, top_k, filter, include_vectors)
+        settings, setting_params = self._search_settings(collection, top_k)
+        async with self._connection(f"query {collection.name!r}") as conn:
+            async with conn.pipeline():
+                await conn.execute(settings, setting_params)
+                cursor = await conn.execute(statement, params, binary=True)
+            rows = await cursor.fetchall()
+            self.stats = QueryStats(self.stats.ann_queries + 1, self.stats.exact_fallbacks)
+            if len(rows) < top_k:
+                # the ANN scan may stop short (max_scan_tuples, IVF probes); a sequential scan is exact.
+                # prepare=False: a cached plan would ignore the planner switch.
+                await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
+                exact = await conn.execute(statement, params, binary=True, prepare=False)
+                exact_rows = await exact.fetchall()
+                if len(exact_rows) > len(rows):
+                    rows = exact_rows
+                self.stats = QueryStats(self.stats.ann_queries, self.stats.exact_fallbacks + 1)
+        return [
+            Match(
+                id=row[0],
+                score=_score(collection.metric, float(row[4])),
+                metadata=row[1],
+                document=row[2],
+                vector=_vector(row[3]) if include_vectors else None,
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _record(row: Sequence[Any], include_vectors: bool) -> Record:
+        vector = _vector(row[3]) if include_vectors else np.zeros(0, dtype=np.float32)
+        return Record(id=row[0], vector=vector, metadata=row[1], document=row[2])
+
+    def _columns(self, include_vectors: bool) -> sql.SQL:
+        return sql.SQL("id, metadata, document, embedding" if include_vectors else "id, metadata, document, NULL")
+
+    async def get(
+        self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
+    ) -> list[Record]:
+        statement = sql.SQL("SELECT {} FROM {} WHERE namespace = %s AND id = ANY(%s)").format(
+            self._columns(include_vectors), self._table(collection.name)
+        )
+        async with self._connection(f"get from {collection.name!r}") as conn:
+            rows = await (await conn.execute(statement, (namespace, list(ids)), binary=True)).fetchall()
+        return [self._record(row, include_vectors) for row in rows]
+
+    async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        statement = sql.SQL("DELETE FROM {} WHERE namespace = %s AND id = ANY(%s)").format(self._table(collection.name))
+        async with self._connection(f"delete from {collection.name!r}") as conn:
+            await conn.execute(statement, (namespace, list(ids)))
+
+    async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        where, params = self._where(namespace, filter)
+        statement = sql.SQL("DELETE FROM {} WHERE {}").format(self._table(collection.name), where)
+        async with self._connection(f"delete from {collection.name!r}") as conn:
+            await conn.execute(statement, params)
+
+    async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        where, params = self._where(namespace, filter)
+        statement = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self._table(collection.name), where)
+        async with self._connection(f"count {collection.name!r}") as conn:
+            row = await (await conn.execute(statement, params)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def scan(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        cursor: str | None,
+        page_size: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> Page:
+        where, params = self._where(namespace, filter)
+        if cursor is not None:
+            where = sql.SQL("{} AND id > %s").format(where)
+            params = (*params, decode_cursor(cursor))
+        statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id LIMIT %s").format(
+            self._columns(include_vectors), self._table(collection.name), where
+        )
+        async with self._connection(f"scan {collection.name!r}") as conn:
+            rows = await (await conn.execute(statement, (*params, page_size + 1), binary=True)).fetchall()
+        records = [self._record(row, include_vectors) for row in rows[:page_size]]
+        next_cursor = encode_cursor(records[-1].id) if len(rows) > page_size else None
+        return Page(records, next_cursor)
+
+    # --- bulk load -------------------------------------------------------------------------------
+
+    async def bulk_load(self, collection: CollectionSpec) -> BulkLoad:
+        return PgvectorBulkLoad(self, collection)
+
+    async def drop_indexes(self, collection: CollectionSpec) -> None:
+        ann, meta = self._index_names(collection.name)
+        async with self._connection(f"drop the indexes of {collection.name!r}") as conn:
+            for index in (ann, meta):
+                await conn.execute(
+                    sql.SQL("DROP INDEX IF EXISTS {}.{}").format(sql.Identifier(self.schema), sql.Identifier(index))
+                )
+
+    async def build_indexes(self, collection: CollectionSpec) -> None:
+        """(Re)create the collection's indexes; a no-op for those that exist."""
+        async with self._connection(f"build the indexes of {collection.name!r}") as conn:
+            await conn.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
+            await self._create_indexes(conn, collection)
+
+
+class PgvectorBulkLoad(BulkLoad):
+    """Drop the ANN and metadata indexes on entry, build them once on exit: COPY into an unindexed
+    table runs orders of magnitude faster than maintaining an HNSW graph row by row. Queries during
+    the load stay correct (they scan exactly). The exit builds the indexes even when the load failed."""
+
+    def __init__(self, adapter: PgvectorAdapter, collection: CollectionSpec) -> None:
+        self.adapter = adapter
+        self.collection = collection
+
+    async def __aenter__(self) -> PgvectorBulkLoad:
+        await self.adapter.drop_indexes(self.collection)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.adapter.build_indexes(self.collection)
+
+
+def _vector(value: Vector) -> FloatArray:
+    return np.array(value.to_numpy(), dtype=np.float32)
