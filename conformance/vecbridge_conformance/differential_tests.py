@@ -1,0 +1,190 @@
+"""Property-based differential test: random records and filters, the backend against ``memory://``.
+
+Hypothesis drives a synchronous function, so the examples run on a dedicated event loop in a worker
+thread (the test's own loop stays free); both stores are opened on that loop and closed after.
+The number of examples comes from ``--vecbridge-examples``, ``$VECBRIDGE_CONFORMANCE_EXAMPLES``,
+or the test class's ``conformance_examples`` (default 25).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+import vecbridge as vb
+from vecbridge.filters import MatchAll, parse_filter
+
+from vecbridge_conformance.base import SCORE_TOLERANCE, SuiteBase, reference_scores, unique_name
+
+METRICS = ["cosine", "dot", "euclidean"]
+DIMENSION = 6
+STRINGS = ["red", "blue", "Red", "", "a b", "x'y", "$ne"]
+FLOATS = [-1.5, 0.0, 1.0, 2.0, 2.5]
+FIELDS = ["s", "i", "f", "b", "l", "m"]
+
+_scalars = st.one_of(
+    st.sampled_from(STRINGS), st.integers(-3, 3), st.sampled_from(FLOATS), st.booleans()
+)
+_numbers = st.one_of(st.integers(-3, 3), st.sampled_from(FLOATS))
+_values: dict[str, st.SearchStrategy[Any]] = {
+    "s": st.sampled_from(STRINGS),
+    "i": st.integers(-3, 3),
+    "f": st.sampled_from(FLOATS),
+    "b": st.booleans(),
+    "l": st.lists(st.sampled_from(STRINGS[:4]), min_size=1, max_size=3),
+    "m": _scalars,
+}
+
+
+@st.composite
+def _metadata(draw: st.DrawFn) -> dict[str, Any]:
+    present = draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=len(FIELDS)))
+    return {name: draw(_values[name]) for name in present}
+
+
+def _leaf() -> st.SearchStrategy[dict[str, Any]]:
+    field = st.sampled_from([*FIELDS, "zz"])
+    return st.one_of(
+        st.builds(lambda f, v: {f: v}, field, _scalars),
+        st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$eq", "$ne"]), _scalars),
+        st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), _numbers),
+        st.builds(
+            lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$in", "$nin"]), st.lists(_scalars, min_size=1, max_size=3)
+        ),
+        st.builds(lambda f, v: {f: {"$exists": v}}, field, st.booleans()),
+    )
+
+
+FILTER_STRATEGY: st.SearchStrategy[dict[str, Any]] = st.recursive(
+    _leaf(),
+    lambda children: st.one_of(
+        st.builds(lambda c: {"$and": c}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda c: {"$or": c}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda c: {"$not": c}, children),
+    ),
+    max_leaves=6,
+)
+
+
+@dataclass
+class Scenario:
+    metric: str
+    metadata: list[dict[str, Any]]
+    seed: int
+    filter: dict[str, Any]
+    top_k: int
+
+
+SCENARIOS = st.builds(
+    Scenario,
+    metric=st.sampled_from(METRICS),
+    metadata=st.lists(_metadata(), min_size=1, max_size=16),
+    seed=st.integers(0, 2**32 - 1),
+    filter=FILTER_STRATEGY,
+    top_k=st.integers(1, 20),
+)
+
+
+class _Pair:
+    """One collection per metric on the backend and on the reference engine."""
+
+    def __init__(self, backend: vb.Store, reference: vb.Store) -> None:
+        self.backend, self.reference = backend, reference
+        self.collections: dict[str, tuple[vb.Collection, vb.Collection]] = {}
+
+    async def create(self) -> None:
+        for metric in METRICS:
+            name = unique_name()
+            self.collections[metric] = (
+                await self.backend.create_collection(name, DIMENSION, metric),
+                await self.reference.create_collection(name, DIMENSION, metric),
+            )
+
+    async def drop(self) -> None:
+        for backend, _ in self.collections.values():
+            await self.backend.drop_collection(backend.name, missing_ok=True)
+
+    async def check(self, scenario: Scenario) -> None:
+        backend, reference = self.collections[scenario.metric]
+        rng = np.random.default_rng(scenario.seed)
+        vectors = rng.normal(size=(len(scenario.metadata), DIMENSION)).astype(np.float32)
+        query = rng.normal(size=DIMENSION).astype(np.float32)
+        records = [vb.Record(id=f"d{i}", vector=vectors[i], metadata=md) for i, md in enumerate(scenario.metadata)]
+        for collection in (backend, reference):
+            await collection.delete(all=True)
+            await collection.upsert(records)
+        node = parse_filter(scenario.filter)
+        note(f"filter: {scenario.filter}")
+        if not isinstance(node, MatchAll):
+            try:
+                self.backend.adapter.compile_filter(node, await backend.spec())
+            except vb.UnsupportedFilterError:
+                return  # refusing a filter is allowed; a different answer is not
+        assert await backend.count(scenario.filter) == await reference.count(scenario.filter), "count differs"
+
+        got = await backend.query(query, top_k=scenario.top_k, filter=scenario.filter)
+        want = await reference.query(query, top_k=scenario.top_k, filter=scenario.filter)
+        assert len(got) == len(want), f"query returned {len(got)} matches, reference {len(want)}"
+        exact = dict(zip((r.id for r in records), reference_scores(scenario.metric, vectors, query), strict=True))
+        matching = {m.id for m in await reference.query(query, top_k=len(records), filter=scenario.filter)}
+        for mine, theirs in zip(got, want, strict=True):
+            assert mine.id in matching, f"{mine.id} does not match the filter"
+            assert mine.score == pytest.approx(theirs.score, abs=SCORE_TOLERANCE), "score at this rank differs"
+            assert mine.score == pytest.approx(exact[mine.id], abs=SCORE_TOLERANCE), f"{mine.id}: wrong score"
+        assert len({m.id for m in got}) == len(got), "duplicate ids in query result"
+
+        if not isinstance(node, MatchAll):
+            await backend.delete(filter=scenario.filter)
+            await reference.delete(filter=scenario.filter)
+            left = sorted(r.id for page in [p async for p in backend.scan(100, include_vector=False)] for r in page.records)
+            expected = sorted(
+                r.id for page in [p async for p in reference.scan(100, include_vector=False)] for r in page.records
+            )
+            assert left == expected, "delete(filter=) removed a different set of records"
+            assert await backend.count() == len(expected)
+
+
+def run_differential(backend_url: str, examples: int) -> None:
+    """Run the property on a dedicated event loop (call from a worker thread or a sync context)."""
+    loop = asyncio.new_event_loop()
+    try:
+        backend = loop.run_until_complete(vb.connect(backend_url).open())
+        reference = loop.run_until_complete(vb.connect("memory://").open())
+        pair = _Pair(backend, reference)
+        try:
+            loop.run_until_complete(pair.create())
+
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                print_blob=True,
+            )
+            @given(scenario=SCENARIOS)
+            def prop(scenario: Scenario) -> None:
+                loop.run_until_complete(pair.check(scenario))
+
+            prop()
+        finally:
+            loop.run_until_complete(pair.drop())
+            loop.run_until_complete(backend.close())
+            loop.run_until_complete(reference.close())
+    finally:
+        loop.close()
+
+
+class DifferentialTests(SuiteBase):
+    group: ClassVar[str] = "differential"
+
+    async def test_random_records_and_filters_match_reference(
+        self, backend_url: str, conformance_examples_count: int
+    ) -> None:
+        """query, count and delete(filter=) agree with memory:// on random data and random filters."""
+        await asyncio.to_thread(run_differential, backend_url, conformance_examples_count)

@@ -1,0 +1,281 @@
+"""Upsert: whole-record replacement, idempotence, every id shape and metadata type, batching."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import vecbridge as vb
+from vecbridge.adapter import Adapter, Capability
+
+from vecbridge_conformance.base import (
+    CollectionFactory,
+    SuiteBase,
+    assert_same_metadata,
+    assert_vector_equal,
+    seeded_rng,
+)
+
+#: Ids that must round-trip unchanged: unicode, spaces, quotes, separators, syntax look-alikes, long.
+TRICKY_IDS: dict[str, str] = {
+    "unicode": "naïve-日本語-Ωμέγα",
+    "emoji": "doc-🚀-✓",
+    "spaces": "  two  spaces inside and around  ",
+    "single_quote": "it's",
+    "double_quote": 'say "hi"',
+    "backslash": "C:\\path\\to\\file",
+    "slashes": "a/b/c?d=e#f",
+    "sql": "1'; DROP TABLE records; --",
+    "json": '{"id": 1, "$eq": [true]}',
+    "numeric": "12345",
+    "uuid_like": "6f1b4c9e-3d2a-5e8f-9a7b-0c1d2e3f4a5b",
+    "newline_tab": "line1\nline2\tend",
+    "percent_url": "a%20b+c&d=e",
+    "reserved_word": "default",
+    "long_256": "x" * 256,
+    "long_512_unicode": "é" * 512,
+}
+
+#: Metadata values that must come back with the same value and Python type.
+METADATA_VALUES: dict[str, Any] = {
+    "str": "hello",
+    "empty_str": "",
+    "unicode_str": "Grüße, 世界 🌍",
+    "true": True,
+    "false": False,
+    "zero": 0,
+    "negative_int": -42,
+    "max_safe_int": 2**53,
+    "min_safe_int": -(2**53),
+    "float": 2.5,
+    "negative_float": -0.125,
+    "small_float": 1.5e-300,
+    "large_float": 1.25e300,
+    "list_one": ["only"],
+    "list_many": ["a", "b", "c", "a"],
+    "list_unicode": ["ü", "日本", "a b"],
+}
+
+#: Strings that look like SQL, JSON or filter syntax; stored and returned verbatim.
+LOOKALIKES: dict[str, str] = {
+    "sql_injection": "x' OR '1'='1",
+    "sql_comment": "a -- b /* c */",
+    "json_object": '{"$ne": null}',
+    "json_array": "[1, 2, 3]",
+    "mongo_operator": "$gt",
+    "filter_expression": 'color == "red" && year > 2020',
+    "template": "{{ value }} ${HOME} %(name)s",
+    "quotes_mix": "'\"`",
+}
+
+
+def _vec(seed: int, dimension: int = 8) -> np.ndarray[Any, np.dtype[np.float32]]:
+    return seeded_rng("vec", seed).normal(size=dimension).astype(np.float32)
+
+
+class UpsertTests(SuiteBase):
+    group: ClassVar[str] = "upsert"
+
+    async def test_upsert_then_get_round_trips(
+        self, new_collection: CollectionFactory, adapter_class: type[Adapter]
+    ) -> None:
+        collection = await new_collection(dimension=8, metric="euclidean")
+        record = vb.Record(id="a", vector=_vec(1), metadata={"k": "v", "n": 3}, document="text")
+        assert await collection.upsert([record]) == 1
+        [got] = await collection.get(["a"])
+        assert (got.id, got.document) == ("a", "text")
+        assert_same_metadata(got.metadata, record.metadata)
+        assert_vector_equal(got.vector, record.vector)
+
+    @pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+    async def test_vector_reads_back(
+        self, new_collection: CollectionFactory, adapter_class: type[Adapter], metric: str
+    ) -> None:
+        collection = await new_collection(dimension=16, metric=metric)
+        vector = _vec(2, 16) * 3.0
+        await collection.upsert([vb.Record(id="a", vector=vector)])
+        [got] = await collection.get(["a"], include_vector=True)
+        normalize = metric == "cosine" and Capability.NORMALIZES_COSINE_VECTORS in adapter_class.capabilities
+        assert_vector_equal(got.vector, vector, normalize=normalize)
+
+    async def test_upsert_replaces_whole_record(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8, metric="euclidean")
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata={"old": 1, "keep": "x"}, document="d1")])
+        await collection.upsert([vb.Record(id="a", vector=_vec(2), metadata={"keep": "y"}, document="d2")])
+        [got] = await collection.get(["a"])
+        assert_same_metadata(got.metadata, {"keep": "y"})
+        assert got.document == "d2"
+        assert_vector_equal(got.vector, _vec(2))
+        assert await collection.count() == 1
+        assert await collection.count({"old": {"$exists": True}}) == 0
+
+    async def test_replacing_without_metadata_clears_it(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata={"k": "v"}, document="doc")])
+        await collection.upsert([vb.Record(id="a", vector=_vec(1))])
+        [got] = await collection.get(["a"])
+        assert got.metadata == {}
+        assert got.document is None
+
+    async def test_replaced_vector_is_what_query_sees(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8, metric="euclidean")
+        await collection.upsert([vb.Record(id="a", vector=_vec(1)), vb.Record(id="b", vector=_vec(2))])
+        await collection.upsert([vb.Record(id="a", vector=_vec(3))])
+        [best] = await collection.query(_vec(3), top_k=1)
+        assert best.id == "a"
+        assert best.score == pytest.approx(0.0, abs=1e-4)
+
+    async def test_upsert_is_idempotent(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        records = [vb.Record(id=f"r{i}", vector=_vec(i), metadata={"i": i}) for i in range(5)]
+        await collection.upsert(records)
+        await collection.upsert(records)
+        assert await collection.count() == 5
+        got = {r.id: r for r in await collection.get([r.id for r in records])}
+        for record in records:
+            assert_same_metadata(got[record.id].metadata, record.metadata)
+
+    async def test_duplicate_ids_in_one_call_last_wins(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        await collection.upsert(
+            [
+                vb.Record(id="a", vector=_vec(1), metadata={"v": 1}),
+                vb.Record(id="a", vector=_vec(2), metadata={"v": 2}),
+            ]
+        )
+        assert await collection.count() == 1
+        [got] = await collection.get(["a"])
+        assert got.metadata == {"v": 2}
+
+    @pytest.mark.parametrize("kind", sorted(TRICKY_IDS))
+    async def test_id_round_trips_everywhere(self, new_collection: CollectionFactory, kind: str) -> None:
+        record_id = TRICKY_IDS[kind]
+        collection = await new_collection(dimension=8, metric="euclidean")
+        await collection.upsert([vb.Record(id=record_id, vector=_vec(1)), vb.Record(id="other", vector=_vec(2))])
+        assert [r.id for r in await collection.get([record_id])] == [record_id]
+        [best] = await collection.query(_vec(1), top_k=1)
+        assert best.id == record_id
+        assert record_id in {r.id for r in await self.scan_all(collection)}
+        await collection.delete(ids=[record_id])
+        assert await collection.get([record_id]) == []
+        assert await collection.count() == 1
+
+    async def test_ids_differing_only_in_case_or_whitespace_are_distinct(
+        self, new_collection: CollectionFactory
+    ) -> None:
+        collection = await new_collection(dimension=8)
+        ids = ["doc", "Doc", "DOC", "doc ", " doc"]
+        await collection.upsert([vb.Record(id=i, vector=_vec(n), metadata={"n": n}) for n, i in enumerate(ids)])
+        assert await collection.count() == len(ids)
+        for n, record_id in enumerate(ids):
+            [got] = await collection.get([record_id])
+            assert got.metadata == {"n": n}
+
+    @pytest.mark.parametrize("kind", sorted(METADATA_VALUES))
+    async def test_metadata_value_round_trips(self, new_collection: CollectionFactory, kind: str) -> None:
+        value = METADATA_VALUES[kind]
+        collection = await new_collection(dimension=8)
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata={"field": value, "other": "x"})])
+        [got] = await collection.get(["a"])
+        assert_same_metadata(got.metadata, {"field": value, "other": "x"})
+        [match] = await collection.query(_vec(1), top_k=1)
+        assert_same_metadata(match.metadata, {"field": value, "other": "x"})
+        [scanned] = await self.scan_all(collection)
+        assert_same_metadata(scanned.metadata, {"field": value, "other": "x"})
+
+    @pytest.mark.parametrize("kind", sorted(LOOKALIKES))
+    async def test_syntax_lookalike_strings_are_verbatim(self, new_collection: CollectionFactory, kind: str) -> None:
+        text = LOOKALIKES[kind]
+        collection = await new_collection(dimension=8)
+        await collection.upsert(
+            [
+                vb.Record(id=text, vector=_vec(1), metadata={"s": text, "tags": [text, "plain"]}, document=text),
+                vb.Record(id="plain", vector=_vec(2), metadata={"s": "plain"}, document="plain"),
+            ]
+        )
+        [got] = await collection.get([text])
+        assert (got.id, got.document, got.metadata) == (text, text, {"s": text, "tags": [text, "plain"]})
+        assert await collection.count({"s": text}) == 1
+        assert await collection.count({"tags": text}) == 1
+        if "$ne" in collection.store.adapter.supported_filter_operators():
+            assert await collection.count({"s": {"$ne": text}}) == 1
+
+    async def test_every_type_in_one_record(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        metadata = {key: value for key, value in METADATA_VALUES.items()}
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata=metadata)])
+        [got] = await collection.get(["a"])
+        assert_same_metadata(got.metadata, metadata)
+
+    async def test_metadata_key_shapes(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        metadata: dict[str, Any] = {"a": 1, "A": 2, "_private": "p", "x" * 64: "long", "snake_case_9": True}
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata=metadata)])
+        [got] = await collection.get(["a"])
+        assert_same_metadata(got.metadata, metadata)
+        assert await collection.count({"A": 2}) == 1 and await collection.count({"a": 2}) == 0
+
+    async def test_many_metadata_keys(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        metadata: dict[str, Any] = {f"k{i}": i for i in range(40)}
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata=metadata)])
+        [got] = await collection.get(["a"])
+        assert_same_metadata(got.metadata, metadata)
+
+    @pytest.mark.parametrize("document", ["", "plain", "ünïcödé 文書 🚀", "line1\nline2", "d" * 10_000])
+    async def test_document_round_trips(self, new_collection: CollectionFactory, document: str) -> None:
+        collection = await new_collection(dimension=8)
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), document=document)])
+        [got] = await collection.get(["a"])
+        assert got.document == document
+        [match] = await collection.query(_vec(1), top_k=1)
+        assert match.document == document
+
+    async def test_missing_document_is_none(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        await collection.upsert([vb.Record(id="a", vector=_vec(1), metadata={"k": 1})])
+        [got] = await collection.get(["a"])
+        assert got.document is None
+
+    async def test_empty_batch_writes_nothing(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        assert await collection.upsert([]) == 0
+        assert await collection.count() == 0
+
+    async def test_batch_larger_than_max_batch(self, store: vb.Store, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=4, metric="dot")
+        total = store.adapter.max_batch + 3
+        rng = seeded_rng("big batch")
+        vectors = rng.normal(size=(total, 4)).astype(np.float32)
+        records = [vb.Record(id=f"r{i}", vector=vectors[i], metadata={"i": i}) for i in range(total)]
+        assert await collection.upsert(records) == total
+        assert await collection.count() == total
+        got = await collection.get(["r0", f"r{total - 1}", f"r{total // 2}"])
+        assert [r.metadata["i"] for r in got] == [0, total - 1, total // 2]
+        assert len({r.id for r in await self.scan_all(collection, include_vector=False)}) == total
+
+    async def test_batch_size_argument_splits_writes(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=4)
+        records = [vb.Record(id=f"r{i}", vector=[1.0, float(i), 0.5, 0.25]) for i in range(11)]
+        assert await collection.upsert(records, batch_size=3) == 11
+        assert await collection.count() == 11
+
+    async def test_async_iterable_upsert(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=4)
+
+        async def stream() -> Any:
+            for i in range(7):
+                yield vb.Record(id=f"s{i}", vector=[1.0, float(i), 2.0, 3.0])
+
+        assert await collection.upsert(stream(), batch_size=2) == 7
+        assert await collection.count() == 7
+
+    async def test_get_missing_ids_are_absent(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        await collection.upsert([vb.Record(id="a", vector=_vec(1)), vb.Record(id="b", vector=_vec(2))])
+        got = await collection.get(["zz", "b", "missing", "a"])
+        assert [r.id for r in got] == ["b", "a"]
+        assert await collection.get(["nope"]) == []
+        assert await collection.get([]) == []
