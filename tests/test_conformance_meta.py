@@ -7,11 +7,14 @@ group on the unbroken reference engine must pass, so the failures come from the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import broken_adapters
+from vecbridge.cli import main
 
 pytest_plugins = ["pytester"]
 
@@ -55,3 +58,34 @@ def test_same_group_passes_on_the_reference(pytester: pytest.Pytester, tmp_path:
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("passed", 0) > 0, outcomes
     assert result.ret == pytest.ExitCode.OK
+
+
+def _summary_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if re.fullmatch(r"\d+ passed, \d+ failed, \d+ skipped", line)]
+
+
+def test_cli_reports_a_passing_backend(tmp_path: Path) -> None:
+    markdown = tmp_path / "report.md"
+    result = CliRunner().invoke(main, ["conformance", "memory://", "--examples", "3", "--markdown", str(markdown)])
+    assert result.exit_code == 0, result.output
+    [summary] = _summary_lines(result.output)
+    assert result.output.rstrip().endswith(summary)
+    passed, failed, skipped = (int(n) for n in re.findall(r"\d+", summary))
+    assert passed >= 200 and failed == 0
+    assert "memory lacks persistent" in result.output
+    text = markdown.read_text()
+    assert "| group | passed | failed | skipped |" in text and summary in text
+
+
+def test_cli_reports_a_broken_backend_and_exits_nonzero() -> None:
+    result = CliRunner().invoke(main, ["conformance", "broken-merge://", "--examples", "2"])
+    assert result.exit_code == 1, result.output
+    [summary] = _summary_lines(result.output)
+    assert int(re.findall(r"\d+", summary)[1]) >= 1
+    assert "test_upsert_replaces_whole_record" in result.output
+
+
+def test_cli_unknown_scheme_is_an_error() -> None:
+    result = CliRunner().invoke(main, ["conformance", "nosuchdb://"])
+    assert result.exit_code == 2
+    assert "unknown scheme" in result.output

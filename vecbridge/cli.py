@@ -103,3 +103,26 @@ def demo(url: str, top_k: int) -> None:
             await store.drop_collection("help_center")
 
     run_async(run())
+
+
+@main.command()
+@click.argument("url")
+@click.option("--markdown", "markdown", type=click.Path(dir_okay=False), help="Also write the report as Markdown.")
+@click.option("--examples", type=int, default=None, help="Hypothesis examples for the differential test.")
+def conformance(url: str, markdown: str | None, examples: int | None) -> None:
+    """Run the conformance suite against URL and print a per-group, per-capability report."""
+    try:
+        from vecbridge_conformance.runner import run
+    except ImportError:
+        console.print("[red]error:[/red] the conformance kit is not installed; run: pip install vecbridge-conformance")
+        raise SystemExit(2) from None
+    try:
+        report = run(url, examples=examples)
+    except vb.VecbridgeError as exc:
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        raise SystemExit(2) from None
+    click.echo(report.render_text())
+    if markdown:
+        with open(markdown, "w", encoding="utf-8") as handle:
+            handle.write(report.render_markdown())
+    raise SystemExit(0 if report.ok else 1)
