@@ -77,10 +77,7 @@ class UpsertMerges(MemoryAdapter):
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
         old = {r.id: r for r in await self.get(collection, namespace, [r.id for r in records], False)}
-        merged = [
-            replace(r, metadata={**old[r.id].metadata, **r.metadata}) if r.id in old else r
-            for r in records
-        ]
+        merged = [replace(r, metadata={**old[r.id].metadata, **r.metadata}) if r.id in old else r for r in records]
         await super().upsert(collection, namespace, merged)
 
 

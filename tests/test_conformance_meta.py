@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import broken_adapters
 import pytest
 from click.testing import CliRunner
 
-import broken_adapters
 from vecbridge.cli import main
 
 pytest_plugins = ["pytester"]
@@ -70,7 +70,7 @@ def test_cli_reports_a_passing_backend(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     [summary] = _summary_lines(result.output)
     assert result.output.rstrip().endswith(summary)
-    passed, failed, skipped = (int(n) for n in re.findall(r"\d+", summary))
+    passed, failed, _skipped = (int(n) for n in re.findall(r"\d+", summary))
     assert passed >= 200 and failed == 0
     assert "memory lacks persistent" in result.output
     text = markdown.read_text()

@@ -11,6 +11,7 @@ and overrides one fixture, ``backend_url``. Everything else here is the suite's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -139,7 +140,9 @@ def assert_same_metadata(actual: Mapping[str, Any], expected: Mapping[str, Any])
     assert set(actual) == set(expected), f"metadata keys {sorted(actual)} != {sorted(expected)}"
     for key, value in expected.items():
         got = actual[key]
-        assert type(got) is type(value), f"{key}: {got!r} ({type(got).__name__}) is not {value!r} ({type(value).__name__})"
+        assert type(got) is type(value), (
+            f"{key}: {got!r} ({type(got).__name__}) is not {value!r} ({type(value).__name__})"
+        )
         if isinstance(value, float):
             assert got == pytest.approx(value, rel=1e-12, abs=0.0), f"{key}: {got!r} != {value!r}"
         else:
@@ -171,10 +174,8 @@ class CollectionFactory:
 
     async def drop_all(self) -> None:
         for name in self.names:
-            try:
+            with contextlib.suppress(vb.VecbridgeError):  # the test itself may have broken the store
                 await self.store.drop_collection(name, missing_ok=True)
-            except vb.VecbridgeError:  # the store may be closed or broken by the test itself
-                pass
 
 
 class SuiteBase:
@@ -268,6 +269,13 @@ class SuiteBase:
         return found
 
     @staticmethod
+    async def first_page(collection: vb.Collection, page_size: int, cursor: str | None = None) -> vb.Page | None:
+        """The first page of a scan starting at ``cursor`` (the scan is then abandoned)."""
+        async for page in collection.scan(page_size, cursor=cursor):
+            return page
+        return None
+
+    @staticmethod
     async def expect_error(
         error: type[BaseException], action: Callable[[], Awaitable[Any]], match: str | None = None
     ) -> BaseException:
@@ -286,7 +294,7 @@ def make_records(
     """Records ``<prefix>0..`` over ``vectors`` with optional metadata and documents."""
     out = []
     for position, vector in enumerate(vectors):
-        md = dict(metadata[position]) if metadata is not None else {"i": position}
+        md: dict[str, Any] = dict(metadata[position]) if metadata is not None else {"i": position}
         document = documents[position] if documents is not None else f"document {position}"
         out.append(vb.Record(id=f"{prefix}{position}", vector=vector, metadata=md, document=document))
     return out

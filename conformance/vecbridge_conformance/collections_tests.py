@@ -10,7 +10,6 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-
 from vecbridge_conformance.base import CollectionFactory, SuiteBase, requires, unique_name
 
 METRICS = ["cosine", "dot", "euclidean"]
@@ -68,9 +67,7 @@ class CollectionTests(SuiteBase):
         await store.open()
 
     @requires(Capability.SHARED_ACROSS_CONNECTIONS)
-    async def test_second_connection_knows_the_facts(
-        self, backend_url: str, new_collection: CollectionFactory
-    ) -> None:
+    async def test_second_connection_knows_the_facts(self, backend_url: str, new_collection: CollectionFactory) -> None:
         collection = await new_collection(dimension=5, metric="dot", embedding_model="m")
         async with vb.connect(backend_url) as other:
             spec = await other.collection(collection.name).spec()

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 import vecbridge as vb
 from vecbridge.filters import MatchAll, parse_filter
-
 from vecbridge_conformance.base import SCORE_TOLERANCE, SuiteBase, reference_scores, unique_name
 
 METRICS = ["cosine", "dot", "euclidean"]
@@ -28,9 +27,7 @@ STRINGS = ["red", "blue", "Red", "", "a b", "x'y", "$ne"]
 FLOATS = [-1.5, 0.0, 1.0, 2.0, 2.5]
 FIELDS = ["s", "i", "f", "b", "l", "m"]
 
-_scalars = st.one_of(
-    st.sampled_from(STRINGS), st.integers(-3, 3), st.sampled_from(FLOATS), st.booleans()
-)
+_scalars = st.one_of(st.sampled_from(STRINGS), st.integers(-3, 3), st.sampled_from(FLOATS), st.booleans())
 _numbers = st.one_of(st.integers(-3, 3), st.sampled_from(FLOATS))
 _values: dict[str, st.SearchStrategy[Any]] = {
     "s": st.sampled_from(STRINGS),
@@ -55,7 +52,10 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
         st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$eq", "$ne"]), _scalars),
         st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), _numbers),
         st.builds(
-            lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$in", "$nin"]), st.lists(_scalars, min_size=1, max_size=3)
+            lambda f, o, v: {f: {o: v}},
+            field,
+            st.sampled_from(["$in", "$nin"]),
+            st.lists(_scalars, min_size=1, max_size=3),
         ),
         st.builds(lambda f, v: {f: {"$exists": v}}, field, st.booleans()),
     )
@@ -142,7 +142,9 @@ class _Pair:
         if not isinstance(node, MatchAll):
             await backend.delete(filter=scenario.filter)
             await reference.delete(filter=scenario.filter)
-            left = sorted(r.id for page in [p async for p in backend.scan(100, include_vector=False)] for r in page.records)
+            left = sorted(
+                r.id for page in [p async for p in backend.scan(100, include_vector=False)] for r in page.records
+            )
             expected = sorted(
                 r.id for page in [p async for p in reference.scan(100, include_vector=False)] for r in page.records
             )

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 import pytest
 
 import vecbridge as vb
-
 from vecbridge_conformance.base import CollectionFactory, SuiteBase
 
 GOOD = [0.5, 1.0, -1.0, 2.0]

@@ -14,7 +14,6 @@ import pytest
 import vecbridge as vb
 from vecbridge.adapter import Adapter
 from vecbridge.filters import NODE_TYPES, MatchAll
-
 from vecbridge_conformance.base import (
     SCORE_TOLERANCE,
     CollectionFactory,
@@ -44,7 +43,7 @@ DATASET: list[dict[str, Any]] = [
     {"n": 3, "tags": ["e"], "mixed": ["1", "x"]},
     {"color": "red", "flag": True, "mixed": 0.0},
     {"color": "blue", "n": 1.5, "flag": False, "tags": ["a", "e"], "mixed": 10},
-    {"color": "purple", "n": -2**53, "tags": ["b"]},
+    {"color": "purple", "n": -(2**53), "tags": ["b"]},
 ]
 
 FILTERS: dict[str, dict[str, Any]] = {
@@ -125,7 +124,9 @@ FILTERS: dict[str, dict[str, Any]] = {
     "not_exists": {"$not": {"tags": {"$exists": True}}},
     "not_or": {"$not": {"$or": [{"color": "red"}, {"color": "blue"}]}},
     "and_of_ors": {"$and": [{"$or": [{"color": "red"}, {"color": "blue"}]}, {"$or": [{"flag": True}, {"tags": "b"}]}]},
-    "or_of_ands": {"$or": [{"$and": [{"color": "red"}, {"n": {"$lt": 2}}]}, {"$and": [{"flag": False}, {"tags": "b"}]}]},
+    "or_of_ands": {
+        "$or": [{"$and": [{"color": "red"}, {"n": {"$lt": 2}}]}, {"$and": [{"flag": False}, {"tags": "b"}]}]
+    },
     "deep_nesting": {
         "$or": [{"$not": {"$and": [{"n": {"$gte": 0}}, {"$or": [{"tags": "a"}, {"tags": "d"}]}]}}, {"mixed": 1}]
     },

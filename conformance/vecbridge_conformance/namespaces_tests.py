@@ -9,7 +9,6 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-
 from vecbridge_conformance.base import CollectionFactory, SuiteBase, assert_same_metadata, requires, seeded_rng
 
 
@@ -159,7 +158,9 @@ class ConsistencyTests(SuiteBase):
         self, new_collection: CollectionFactory, adapter_class: type[Adapter]
     ) -> None:
         collection = await new_collection(dimension=4)
-        await collection.upsert([vb.Record(id=f"r{i}", vector=[1.0, float(i), 1.0, 1.0], metadata={"i": i}) for i in range(4)])
+        await collection.upsert(
+            [vb.Record(id=f"r{i}", vector=[1.0, float(i), 1.0, 1.0], metadata={"i": i}) for i in range(4)]
+        )
         await collection.delete(filter={"i": 2})
         assert await collection.count() == 3
         assert await collection.get(["r2"]) == []

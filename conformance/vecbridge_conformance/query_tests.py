@@ -9,7 +9,6 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-
 from vecbridge_conformance.base import (
     SCORE_TOLERANCE,
     CollectionFactory,
@@ -120,7 +119,8 @@ class QueryTests(SuiteBase):
             "int_list": values,
         }[form]
         [best] = await collection.query(vector, top_k=1)
-        assert (best.id, best.score) == ("a", pytest.approx(0.0, abs=SCORE_TOLERANCE))
+        assert best.id == "a"
+        assert best.score == pytest.approx(0.0, abs=SCORE_TOLERANCE)
 
     async def test_query_with_filter_returns_full_top_k(self, new_collection: CollectionFactory) -> None:
         vectors, query = separated_vectors(seeded_rng("full top_k"), 30, 8, "cosine")

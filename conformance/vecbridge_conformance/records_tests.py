@@ -10,7 +10,6 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-
 from vecbridge_conformance.base import (
     CollectionFactory,
     SuiteBase,
@@ -70,7 +69,7 @@ class DeleteTests(SuiteBase):
 
     async def test_delete_returns_nothing(self, new_collection: CollectionFactory) -> None:
         collection, _ = await _loaded(new_collection)
-        result: Any = await collection.delete(ids=["r000"])
+        result = await collection.delete(ids=["r000"])  # type: ignore[func-returns-value]
         assert result is None
 
     async def test_delete_more_ids_than_max_batch(self, store: vb.Store, new_collection: CollectionFactory) -> None:
@@ -118,7 +117,9 @@ class DeleteTests(SuiteBase):
         [{}, {"filter": {}}, {"ids": ["a"], "all": True}, {"ids": ["a"], "filter": {"k": 1}}, {"ids": "r000"}],
         ids=["nothing", "empty_filter", "ids_and_all", "ids_and_filter", "ids_as_str"],
     )
-    async def test_ambiguous_delete_is_an_error(self, new_collection: CollectionFactory, kwargs: dict[str, Any]) -> None:
+    async def test_ambiguous_delete_is_an_error(
+        self, new_collection: CollectionFactory, kwargs: dict[str, Any]
+    ) -> None:
         collection, records = await _loaded(new_collection)
         with pytest.raises(vb.InvalidArgumentError):
             await collection.delete(**kwargs)
@@ -132,7 +133,7 @@ class CountTests(SuiteBase):
         assert await (await new_collection(dimension=4)).count() == 0
 
     async def test_count_after_upsert(self, new_collection: CollectionFactory) -> None:
-        collection, records = await _loaded(new_collection, count=9)
+        collection, _ = await _loaded(new_collection, count=9)
         assert await collection.count() == 9
 
     async def test_count_unchanged_by_replacing(self, new_collection: CollectionFactory) -> None:
@@ -211,9 +212,7 @@ class ScanTests(SuiteBase):
         seen: list[str] = []
         cursor: str | None = None
         for _ in range(20):
-            pages = collection.scan(4, cursor=cursor)
-            page = await anext(pages, None)
-            await pages.aclose()
+            page = await self.first_page(collection, 4, cursor)
             if page is None:
                 break
             seen.extend(r.id for r in page.records)
@@ -227,10 +226,8 @@ class ScanTests(SuiteBase):
         self, backend_url: str, new_collection: CollectionFactory
     ) -> None:
         collection, records = await _loaded(new_collection, count=15)
-        pages = collection.scan(5)
-        page = await anext(pages)
-        await pages.aclose()
-        assert page.cursor is not None
+        page = await self.first_page(collection, 5)
+        assert page is not None and page.cursor is not None
         async with vb.connect(backend_url) as other:
             handle = other.collection(collection.name)
             rest = [r.id async for p in handle.scan(5, cursor=page.cursor) for r in p.records]

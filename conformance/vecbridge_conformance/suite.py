@@ -46,10 +46,10 @@ class ConformanceSuite(
 ):
     """Every conformance group. An adapter's test module needs only::
 
-        class TestMyDb(ConformanceSuite):
-            @pytest.fixture
-            def backend_url(self, mydb_url: str) -> str:
-                return mydb_url
+    class TestMyDb(ConformanceSuite):
+        @pytest.fixture
+        def backend_url(self, mydb_url: str) -> str:
+            return mydb_url
     """
 
     group: ClassVar[str] = "all"

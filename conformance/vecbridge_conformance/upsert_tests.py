@@ -9,7 +9,6 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-
 from vecbridge_conformance.base import (
     CollectionFactory,
     SuiteBase,
