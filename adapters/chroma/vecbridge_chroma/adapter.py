@@ -62,7 +62,16 @@ from vecbridge.errors import (
 )
 from vecbridge.types import CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge.url import URL
-from vecbridge_chroma.filters import KEYS_KEY, NUMBER_KEYS_KEY, ChromaFilterCompiler, Where, all_of
+from vecbridge_chroma.filters import (
+    LIST_PREFIX,
+    ChromaFilterCompiler,
+    Where,
+    all_of,
+    element_key,
+    has_key,
+    list_key,
+    number_key,
+)
 
 SPEC_KEY = "_vb_spec"
 SCAN_KEY = "_vb_key"
@@ -96,17 +105,18 @@ def to_score(metric: Metric, distance: float) -> float:
 
 
 def encode_metadata(namespace: str, chroma_id: str, metadata: Metadata) -> dict[str, Any]:
-    """User metadata plus the reserved keys the filters and scans rely on."""
-    encoded: dict[str, Any] = {
-        key: list(value) if isinstance(value, list) else value for key, value in metadata.items()
-    }
-    encoded[NAMESPACE_KEY] = namespace
-    encoded[SCAN_KEY] = scan_key(chroma_id)
-    if metadata:
-        encoded[KEYS_KEY] = sorted(metadata)
-        numbers = sorted(k for k, v in metadata.items() if isinstance(v, int | float) and not isinstance(v, bool))
-        if numbers:
-            encoded[NUMBER_KEYS_KEY] = numbers
+    """User metadata in Chroma form plus the reserved keys the filters and scans rely on (no arrays:
+    see :mod:`vecbridge_chroma.filters`)."""
+    encoded: dict[str, Any] = {NAMESPACE_KEY: namespace, SCAN_KEY: scan_key(chroma_id)}
+    for key, value in metadata.items():
+        encoded[has_key(key)] = True
+        if isinstance(value, list):
+            encoded[list_key(key)] = json.dumps(value, ensure_ascii=False)
+            encoded.update((element_key(key, element), True) for element in value)
+        else:
+            encoded[key] = value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                encoded[number_key(key)] = True
     return encoded
 
 
@@ -114,7 +124,12 @@ def decode_record(
     chroma_id: str, metadata: dict[str, Any] | None, document: str | None, vector: Any
 ) -> tuple[str, Metadata, str | None, FloatArray]:
     stored = metadata or {}
-    user = {key: value for key, value in stored.items() if not key.startswith("_vb")}
+    user: Metadata = {}
+    for key, value in stored.items():
+        if not key.startswith("_vb"):
+            user[key] = value
+        elif key.startswith(LIST_PREFIX):
+            user[key[len(LIST_PREFIX) :]] = json.loads(value)
     if stored.get(NO_DOCUMENT_KEY):
         document = None
     array = np.zeros(0, dtype=np.float32) if vector is None else np.asarray(vector, dtype=np.float32)

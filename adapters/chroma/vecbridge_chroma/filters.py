@@ -2,15 +2,21 @@
 
 Chroma's own operators differ from the contract in four ways, each hidden here:
 
-* ``$eq`` / ``$in`` never match a list field: a string operand also matches with ``$contains``
-  (which, on a scalar string, never matches: it is not a substring test on metadata).
+* No Chroma arrays are stored at all: Chroma 1.5.9 leaves the array values of deleted collections
+  behind and hands them to the next records that reuse the same internal ids (a new record then
+  reads back with another record's list). A list field ``f`` is kept as JSON under ``_vb_list_f``
+  plus one flag ``_vb_e_f_<hash of element>: true`` per element, so ``$eq`` / ``$in`` on a list
+  match any element by testing the flag (and ``$ne`` / ``$nin`` use ``$ne: true``, which also
+  matches records without the flag).
 * ``$in`` / ``$nin`` take values of one type only: values are grouped by type (str, bool, int, float).
-* There is no ``$exists``: every record carries the reserved array ``_vb_keys`` listing its user
-  keys, so ``$exists`` is ``$contains`` / ``$not_contains`` on it (``$not_contains`` matches a record
-  without the array, i.e. one with no user metadata).
+* There is no ``$exists``: every record carries ``_vb_has_f: true`` for each of its user keys.
 * There is no ``$not``: negations are pushed down to the leaves (De Morgan). The complement of a
-  range also needs "the field is not a number": every record carries ``_vb_num`` listing its
-  numeric (int or float, never bool) keys.
+  range also needs "the field is not a number": numeric (int or float, never bool) fields carry
+  ``_vb_num_f: true``.
+* Chroma 1.5.9 compares a record holding an *int* with a non-integral *float* operand after
+  truncating the operand (``{"n": 2.5}`` matches ``n = 2``; ``{"n": {"$gt": -0.5}}`` misses
+  ``n = 0``). Only the integer ``t = trunc(v)`` can be misjudged, so each such comparison is
+  patched with ``$ne t`` or ``$or $eq t`` (int operands compare exactly with ints and floats).
 
 What Chroma already does as the contract says (checked against chromadb 1.5.9): ``$ne`` / ``$nin``
 match records missing the field; booleans never equal numbers; ints and floats compare as numbers;
@@ -20,6 +26,9 @@ children, so single children are unwrapped.
 
 from __future__ import annotations
 
+import hashlib
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from vecbridge.adapter import NAMESPACE_KEY
@@ -44,10 +53,29 @@ from vecbridge.filters import (
 )
 from vecbridge.types import Scalar
 
-#: Reserved array of the user metadata keys a record has (absent when it has none).
-KEYS_KEY = "_vb_keys"
-#: Reserved array of the user metadata keys holding a number (int or float, not bool).
-NUMBER_KEYS_KEY = "_vb_num"
+LIST_PREFIX = "_vb_list_"
+ELEMENT_PREFIX = "_vb_e_"
+HAS_PREFIX = "_vb_has_"
+NUMBER_PREFIX = "_vb_num_"
+
+
+def list_key(field: str) -> str:
+    """Where a list field's JSON is stored."""
+    return LIST_PREFIX + field
+
+
+def element_key(field: str, element: str) -> str:
+    """The flag saying list field ``field`` holds ``element`` (128-bit hash: no collisions in practice)."""
+    return f"{ELEMENT_PREFIX}{field}_{hashlib.blake2b(element.encode(), digest_size=16).hexdigest()}"
+
+
+def has_key(field: str) -> str:
+    return HAS_PREFIX + field
+
+
+def number_key(field: str) -> str:
+    return NUMBER_PREFIX + field
+
 
 Where = dict[str, Any]
 
@@ -84,6 +112,29 @@ def any_of(*clauses: Where) -> Where:
     return flat[0] if len(flat) == 1 else {"$or": flat}
 
 
+_OPERATIONS: dict[str, Callable[[float, float], bool]] = {
+    "$eq": operator.eq,
+    "$ne": operator.ne,
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
+
+
+def compare(field: str, op: str, value: Scalar) -> Where:
+    """``{field: {op: value}}``, patched for Chroma's truncation of non-integral float operands."""
+    clause: Where = {field: {op: value}}
+    if isinstance(value, float) and not value.is_integer():
+        truncated = int(value)
+        chroma_says, truth = _OPERATIONS[op](truncated, truncated), _OPERATIONS[op](truncated, value)
+        if chroma_says and not truth:
+            return all_of(clause, {field: {"$ne": truncated}})
+        if truth and not chroma_says:
+            return any_of(clause, {field: {"$eq": truncated}})
+    return clause
+
+
 def _groups(values: tuple[Scalar, ...]) -> list[list[Scalar]]:
     """Distinct values grouped by Python type, since Chroma's ``$in`` takes one type per list."""
     by_type: dict[type, list[Scalar]] = {}
@@ -104,16 +155,16 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
 
     def visit_eq(self, node: Eq) -> Where:
         if isinstance(node.value, str):
-            return any_of({node.field: {"$eq": node.value}}, {node.field: {"$contains": node.value}})
-        return {node.field: {"$eq": node.value}}
+            return any_of({node.field: {"$eq": node.value}}, {element_key(node.field, node.value): {"$eq": True}})
+        return compare(node.field, "$eq", node.value)
 
     def visit_ne(self, node: Ne) -> Where:
         if isinstance(node.value, str):
-            return all_of({node.field: {"$ne": node.value}}, {node.field: {"$not_contains": node.value}})
-        return {node.field: {"$ne": node.value}}
+            return all_of({node.field: {"$ne": node.value}}, {element_key(node.field, node.value): {"$ne": True}})
+        return compare(node.field, "$ne", node.value)
 
     def _range(self, node: Range) -> Where:
-        return {node.field: {node.operator: node.value}}
+        return compare(node.field, node.operator, node.value)
 
     def visit_gt(self, node: Gt) -> Where:
         return self._range(node)
@@ -130,10 +181,13 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
     def _membership(self, node: Membership, negated: bool) -> Where:
         clauses: list[Where] = []
         for group in _groups(node.values):
+            if isinstance(group[0], float):  # compared one by one, for the truncation patch
+                clauses.extend(compare(node.field, "$ne" if negated else "$eq", value) for value in group)
+                continue
             clauses.append({node.field: {"$nin" if negated else "$in": group}})
             if isinstance(group[0], str):
-                operator = "$not_contains" if negated else "$contains"
-                clauses.extend({node.field: {operator: value}} for value in group)
+                flag = {"$ne": True} if negated else {"$eq": True}
+                clauses.extend({element_key(node.field, str(value)): flag} for value in group)
         return all_of(*clauses) if negated else any_of(*clauses)
 
     def visit_in(self, node: In) -> Where:
@@ -143,7 +197,7 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
         return self._membership(node, negated=True)
 
     def visit_exists(self, node: Exists) -> Where:
-        return {KEYS_KEY: {"$contains" if node.exists else "$not_contains": node.field}}
+        return {has_key(node.field): {"$eq" if node.exists else "$ne": True}}
 
     def visit_and(self, node: And) -> Where:
         return all_of(*(self.compile(child) for child in node.children))
@@ -167,8 +221,8 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
         if isinstance(node, Nin):
             return self._membership(node, negated=False)
         if isinstance(node, Range):
-            not_a_number = {NUMBER_KEYS_KEY: {"$not_contains": node.field}}
-            return any_of({node.field: {_COMPLEMENT[type(node)]: node.value}}, not_a_number)
+            not_a_number = {number_key(node.field): {"$ne": True}}
+            return any_of(compare(node.field, _COMPLEMENT[type(node)], node.value), not_a_number)
         if isinstance(node, Exists):
             return self.visit_exists(Exists(node.field, not node.exists))
         if isinstance(node, And):
