@@ -25,6 +25,7 @@ from vecbridge.errors import (
     VecbridgeError,
 )
 from vecbridge.filters import FilterCompiler, parse_filter
+from vecbridge.migrate import migrate
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
 from vecbridge.types import (
@@ -79,6 +80,7 @@ __all__ = [
     "UnsupportedFilterError",
     "VecbridgeError",
     "connect",
+    "migrate",
     "parse_filter",
     "register",
 ]

@@ -126,3 +126,13 @@ def conformance(url: str, markdown: str | None, examples: int | None) -> None:
         with open(markdown, "w", encoding="utf-8") as handle:
             handle.write(report.render_markdown())
     raise SystemExit(0 if report.ok else 1)
+
+
+def _add_transfer_commands() -> None:
+    from vecbridge.cli_migrate import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_transfer_commands()

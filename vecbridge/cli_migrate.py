@@ -1,0 +1,339 @@
+"""The ``migrate``, ``export`` and ``import`` commands (registered on the ``vecbridge`` group in :mod:`vecbridge.cli`).
+
+Exit codes: 0 the copy and its verification succeeded (or a dry run's plan is OK); 1 the copy failed
+or verification found mismatches; 2 refused before any write (plan errors, bad arguments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+import vecbridge as vb
+from vecbridge.migrate import (
+    VERIFY_MODES,
+    MigrationFailedError,
+    MigrationPlan,
+    MigrationRefusedError,
+    MigrationReport,
+    migrate,
+)
+from vecbridge.transfer import export_parquet, import_parquet
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except vb.VecbridgeError as exc:
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        raise SystemExit(2) from None
+
+
+class ProgressDisplay:
+    """A rich progress bar (records/s, ETA) on a terminal; plain progress lines otherwise."""
+
+    def __init__(self, enabled: bool | None, interval: float = 2.0) -> None:
+        self.rich = console.is_terminal if enabled is None else enabled
+        self.interval = interval
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._last: dict[str, float] = {}
+        self._started: dict[str, tuple[float, int]] = {}
+        self._final: dict[str, tuple[int, int | None]] = {}
+        self._printed: dict[str, int] = {}
+
+    @contextmanager
+    def running(self) -> Iterator[ProgressDisplay]:
+        if self.rich:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} rec/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            with self._progress:
+                yield self
+            self._progress = None
+        else:
+            yield self
+            for phase, (done, total) in self._final.items():
+                if self._printed.get(phase) != done:
+                    self._line(phase, done, total)
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        started_at, started_done = self._started.setdefault(phase, (now, done))
+        elapsed = max(now - started_at, 1e-9)
+        rate = (done - started_done) / elapsed
+        if self._progress is not None:
+            if phase not in self._tasks:
+                self._tasks[phase] = self._progress.add_task(phase, total=total, rate="0")
+            self._progress.update(self._tasks[phase], completed=done, total=total, rate=f"{rate:,.0f}")
+            return
+        self._final[phase] = (done, total)
+        if now - self._last.get(phase, 0.0) >= self.interval or (total is not None and done >= total):
+            self._last[phase] = now
+            self._line(phase, done, total)
+
+    def _line(self, phase: str, done: int, total: int | None) -> None:
+        started_at, started_done = self._started[phase]
+        rate = (done - started_done) / max(time.monotonic() - started_at, 1e-9)
+        of = f"/{total}" if total is not None else ""
+        eta = ""
+        if total is not None and rate > 0 and done < total:
+            eta = f", ETA {(total - done) / rate:.0f} s"
+        self._printed[phase] = done
+        click.echo(f"{phase}: {done}{of} records ({rate:,.0f} records/s{eta})")
+        sys.stdout.flush()
+
+
+def _parse_filter(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--filter")
+    try:
+        vb.parse_filter(value)
+    except vb.InvalidFilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--filter") from None
+    return value
+
+
+def _print_plan(plan: MigrationPlan) -> None:
+    for line in plan.lines():
+        style = "red" if line.startswith(("ERROR", "plan: REFUSED")) else "yellow" if line.startswith("WARNING") else ""
+        console.print(line, style=style or None, highlight=False, markup=False)
+
+
+def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
+    console.print(
+        f"copied {report.copied} records this run ({report.written_total} in total) in {report.copy_seconds:.1f} s "
+        f"({report.rate:,.0f} records/s)",
+        highlight=False,
+    )
+    verification = report.verification
+    if verification is not None and verification.mode != "none":
+        console.print(
+            f"verify {verification.mode}: counts "
+            + ", ".join(f"{ns} {c['source']}->{c['destination']}" for ns, c in verification.counts.items())
+            + f"; records {verification.records_matched}/{verification.records_checked} match"
+            + f"; queries {verification.queries_matched}/{verification.queries_checked} agree"
+            + f"; {len(verification.mismatches)} mismatches",
+            highlight=False,
+            markup=False,
+        )
+        for mismatch in verification.mismatches[:max_mismatches]:
+            console.print(
+                f"  MISMATCH {mismatch.kind} namespace={mismatch.namespace} id={mismatch.id!r}: {mismatch.detail}",
+                style="red",
+                highlight=False,
+                markup=False,
+            )
+        if len(verification.mismatches) > max_mismatches:
+            console.print(f"  ... and {len(verification.mismatches) - max_mismatches} more (all in --report)")
+    console.print(
+        "[green]migration succeeded[/green]" if report.succeeded else f"[red]migration FAILED:[/red] {report.error}"
+    )
+
+
+def _write_report(path: str | None, data: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+
+
+@click.command("migrate")
+@click.argument("src_url")
+@click.argument("dst_url")
+@click.option("--collection", required=True, help="Source collection.")
+@click.option("--to-collection", help="Destination collection (default: the same name).")
+@click.option("--namespace", "namespaces", multiple=True, help="Copy only this namespace (repeatable; default: all).")
+@click.option("--filter", "filter_json", help="Copy only records matching this JSON filter, e.g. '{\"year\": 2026}'.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
+@click.option("--restart", is_flag=True, help="Discard an interrupted run's checkpoint and start over.")
+@click.option("--verify", "verify_mode", type=click.Choice(VERIFY_MODES), default="count", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a JSON report here.")
+@click.option("--metric", type=click.Choice([m.value for m in vb.Metric]), help="Destination metric (a change).")
+@click.option("--allow-metric-change", is_flag=True, help="Accept a destination metric other than the source's.")
+@click.option("--allow-existing", is_flag=True, help="Accept a destination collection that already holds records.")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Where checkpoints live.")
+@click.option("--page-size", default=1000, show_default=True, help="Records per source page.")
+@click.option("--writers", default=4, show_default=True, help="Concurrent destination writers.")
+@click.option("--retries", default=5, show_default=True, help="Retries of a failed page before the run fails.")
+@click.option("--sample-size", default=1000, show_default=True, help="Records compared by --verify sample.")
+@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a TTY).")
+def migrate_command(
+    src_url: str,
+    dst_url: str,
+    collection: str,
+    to_collection: str | None,
+    namespaces: tuple[str, ...],
+    filter_json: str | None,
+    dry_run: bool,
+    resume: bool,
+    restart: bool,
+    verify_mode: str,
+    report_path: str | None,
+    metric: str | None,
+    allow_metric_change: bool,
+    allow_existing: bool,
+    checkpoint_dir: str | None,
+    page_size: int,
+    writers: int,
+    retries: int,
+    sample_size: int,
+    show_progress: bool | None,
+) -> None:
+    """Copy a collection from SRC_URL to DST_URL, resumably, then verify the copy."""
+    filter_ = _parse_filter(filter_json)
+    if resume and restart:
+        raise click.BadParameter("--resume and --restart exclude each other")
+    display = ProgressDisplay(show_progress)
+
+    async def run() -> int:
+        async with vb.connect(src_url) as source, vb.connect(dst_url) as destination:
+            try:
+                with display.running():
+                    report = await migrate(
+                        source.collection(collection),
+                        destination.collection(to_collection or collection),
+                        namespaces=list(namespaces) or None,
+                        filter=filter_,
+                        verify_mode=verify_mode,
+                        dry_run=dry_run,
+                        resume=resume,
+                        restart=restart,
+                        allow_metric_change=allow_metric_change,
+                        allow_existing=allow_existing,
+                        metric=metric,
+                        checkpoint_dir=checkpoint_dir,
+                        page_size=page_size,
+                        writers=writers,
+                        retries=retries,
+                        sample_size=sample_size,
+                        on_progress=display,
+                        on_plan=_print_plan,
+                    )
+            except MigrationRefusedError as exc:
+                _write_report(report_path, {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()})
+                err_console.print(f"[red]refused:[/red] {exc}")
+                return 2
+            except MigrationFailedError as exc:
+                _write_report(report_path, exc.report.to_dict())
+                err_console.print(f"[red]failed:[/red] {exc}")
+                return 1
+            _write_report(report_path, report.to_dict())
+            if dry_run:
+                return 0 if report.plan.ok else 2
+            _print_report(report)
+            return 0 if report.succeeded else 1
+
+    raise SystemExit(_run(run()))
+
+
+@click.command("export")
+@click.argument("url")
+@click.argument("out_path", type=click.Path(dir_okay=False))
+@click.option("--collection", required=True)
+@click.option("--namespace", "namespaces", multiple=True, help="Export only this namespace (repeatable).")
+@click.option("--filter", "filter_json", help="Export only records matching this JSON filter.")
+@click.option("--progress/--no-progress", "show_progress", default=None)
+def export_command(
+    url: str,
+    out_path: str,
+    collection: str,
+    namespaces: tuple[str, ...],
+    filter_json: str | None,
+    show_progress: bool | None,
+) -> None:
+    """Write a collection at URL to a Parquet file (id, vector, metadata JSON, document, namespace)."""
+    filter_ = _parse_filter(filter_json)
+    display = ProgressDisplay(show_progress)
+
+    async def run() -> None:
+        async with vb.connect(url) as store:
+            with display.running():
+                summary = await export_parquet(
+                    store.collection(collection),
+                    out_path,
+                    namespaces=list(namespaces) or None,
+                    filter=filter_,
+                    on_progress=display,
+                )
+        console.print(f"exported {summary.total} records ({summary.counts}) to {out_path}", highlight=False)
+
+    _run(run())
+
+
+@click.command("import")
+@click.argument("in_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("url")
+@click.option("--collection", help="Collection to create (default: the name stored in the file).")
+@click.option("--namespace", "namespaces", multiple=True, help="Import only this namespace (repeatable).")
+@click.option("--allow-existing", is_flag=True, help="Accept a collection that already holds records.")
+@click.option("--progress/--no-progress", "show_progress", default=None)
+def import_command(
+    in_path: str,
+    url: str,
+    collection: str | None,
+    namespaces: tuple[str, ...],
+    allow_existing: bool,
+    show_progress: bool | None,
+) -> None:
+    """Load a Parquet file written by 'vecbridge export' into URL."""
+    display = ProgressDisplay(show_progress)
+
+    async def run() -> int:
+        async with vb.connect(url) as store:
+            with display.running():
+                summary = await import_parquet(
+                    in_path,
+                    store,
+                    collection=collection,
+                    namespaces=list(namespaces) or None,
+                    allow_existing=allow_existing,
+                    on_progress=display,
+                )
+        console.print(f"imported {summary.total} records ({summary.counts}) into {summary.collection.name!r}")
+        for namespace, entry in summary.verified.items():
+            if entry["expected"] != entry["actual"]:
+                console.print(
+                    f"[red]count mismatch[/red] in {namespace}: file {entry['expected']}, store {entry['actual']}"
+                )
+        return 0 if summary.ok else 1
+
+    raise SystemExit(_run(run()))
+
+
+COMMANDS = (migrate_command, export_command, import_command)
