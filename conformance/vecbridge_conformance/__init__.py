@@ -15,6 +15,7 @@ from vecbridge_conformance.base import (
     CollectionFactory,
     SuiteBase,
     requires,
+    uses,
 )
 from vecbridge_conformance.collections_tests import CollectionTests
 from vecbridge_conformance.differential_tests import DifferentialTests, run_differential
@@ -46,4 +47,5 @@ __all__ = [
     "UpsertTests",
     "requires",
     "run_differential",
+    "uses",
 ]

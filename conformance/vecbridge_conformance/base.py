@@ -47,6 +47,11 @@ def requires(*capabilities: Capability) -> pytest.MarkDecorator:
     return pytest.mark.vb_requires(*capabilities)
 
 
+def uses(*capabilities: Capability) -> pytest.MarkDecorator:
+    """Mark a test whose expectation depends on ``capabilities`` (it runs either way; reports group it)."""
+    return pytest.mark.vb_uses(*capabilities)
+
+
 def unique_name(prefix: str = "vbt") -> str:
     """A portable, collision-free collection name (``vbt_1a2b3c4d``)."""
     return f"{prefix}_{secrets.token_hex(4)}"

@@ -10,7 +10,7 @@ import pytest
 
 import vecbridge as vb
 from vecbridge.adapter import Adapter, Capability
-from vecbridge_conformance.base import CollectionFactory, SuiteBase, requires, unique_name
+from vecbridge_conformance.base import CollectionFactory, SuiteBase, requires, unique_name, uses
 
 METRICS = ["cosine", "dot", "euclidean"]
 
@@ -78,6 +78,7 @@ class CollectionTests(SuiteBase):
         assert (await store.describe_collection(collection.name)).embedding_model is None
 
     @pytest.mark.parametrize("index", [vb.HNSW(m=8, ef_construction=64), vb.IVF(nlist=4), vb.Flat()], ids=str)
+    @uses(Capability.INDEX_SETTINGS)
     async def test_every_index_kind_is_accepted(
         self, store: vb.Store, new_collection: CollectionFactory, adapter_class: type[Adapter], index: vb.IndexSpec
     ) -> None:

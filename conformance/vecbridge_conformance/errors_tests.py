@@ -93,6 +93,26 @@ class ErrorTests(SuiteBase):
             await collection.upsert([good, bad])
         assert await collection.count() == 0
 
+    @pytest.mark.parametrize(
+        ("record", "field"),
+        [
+            (_record(id="rec-7", vector=[float("nan"), 1.0, 1.0, 1.0]), "vector"),
+            (_record(id="rec-7", vector=[1.0, 2.0]), "vector"),
+            (_record(id="rec-7", metadata={"color": None}), "color"),
+            (_record(id="rec-7", metadata={"nested": {"a": 1}}), "nested"),
+            (_record(id="rec-7", document=3), "document"),
+        ],
+        ids=["nan", "dimension", "none_value", "nested", "document"],
+    )
+    async def test_record_error_names_record_and_field(
+        self, new_collection: CollectionFactory, record: vb.Record, field: str
+    ) -> None:
+        collection = await new_collection(dimension=4)
+        with pytest.raises(vb.InvalidRecordError) as info:
+            await collection.upsert([record])
+        assert (info.value.record_id, info.value.field) == ("rec-7", field)
+        assert "rec-7" in str(info.value) and field in str(info.value)
+
     @pytest.mark.parametrize("case", sorted(BAD_FILTERS))
     async def test_malformed_filter_is_invalid_everywhere(self, new_collection: CollectionFactory, case: str) -> None:
         filter_ = BAD_FILTERS[case]

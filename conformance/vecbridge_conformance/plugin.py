@@ -26,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vb_requires(*capabilities): skip unless the adapter has every capability")
+    config.addinivalue_line("markers", "vb_uses(*capabilities): the expectation depends on these capabilities")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,6 +19,7 @@ from vecbridge_conformance.base import (
     ranked,
     seeded_rng,
     separated_vectors,
+    uses,
 )
 
 METRICS = ["cosine", "dot", "euclidean"]
@@ -76,6 +77,7 @@ class QueryTests(SuiteBase):
         assert await collection.query(query, top_k=5, min_score=1.01) == []
 
     @pytest.mark.parametrize("metric", METRICS)
+    @uses(Capability.NORMALIZES_COSINE_VECTORS)
     async def test_include_vector(
         self, new_collection: CollectionFactory, adapter_class: type[Adapter], metric: str
     ) -> None:

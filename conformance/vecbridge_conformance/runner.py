@@ -140,7 +140,10 @@ class _Collector:
             function = getattr(item, "function", None)
             owner = getattr(function, "__qualname__", "").split(".")[0]
             capabilities = tuple(
-                str(Capability(c).value) for marker in item.iter_markers("vb_requires") for c in marker.args
+                str(Capability(c).value)
+                for kind in ("vb_requires", "vb_uses")
+                for marker in item.iter_markers(kind)
+                for c in marker.args
             )
             self.outcomes[item.nodeid] = Outcome(
                 nodeid=item.nodeid,

@@ -15,6 +15,7 @@ from vecbridge_conformance.base import (
     assert_same_metadata,
     assert_vector_equal,
     seeded_rng,
+    uses,
 )
 
 #: Ids that must round-trip unchanged: unicode, spaces, quotes, separators, syntax look-alikes, long.
@@ -89,6 +90,7 @@ class UpsertTests(SuiteBase):
         assert_vector_equal(got.vector, record.vector)
 
     @pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+    @uses(Capability.NORMALIZES_COSINE_VECTORS)
     async def test_vector_reads_back(
         self, new_collection: CollectionFactory, adapter_class: type[Adapter], metric: str
     ) -> None:
