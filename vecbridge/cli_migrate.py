@@ -38,7 +38,7 @@ from vecbridge.migrate import (
 from vecbridge.transfer import export_parquet, import_parquet
 
 T = TypeVar("T")
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 

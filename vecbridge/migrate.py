@@ -850,7 +850,7 @@ async def verify(
                 for record in page.records:
                     if len(queries) < sample_queries:
                         queries.append((namespace, record))
-                    elif rng.random() < 0.001:
+                    elif sample_queries > 0 and rng.random() < 0.001:
                         queries[rng.randrange(sample_queries)] = (namespace, record)
                 done += len(page.records)
                 if on_progress is not None:
