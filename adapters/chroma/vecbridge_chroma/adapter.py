@@ -18,9 +18,13 @@ How Chroma's quirks are hidden
       (``None`` keeps the old one): a record whose document goes away gets ``""`` plus the reserved
       flag ``_vb_nodoc`` and reads back with ``document=None``. Two connections upserting the same
       id at the same moment race between that read and the write; vecbridge does not lock.
-    * Namespaces: one Chroma collection holds every namespace; the reserved key ``_vb_ns`` is
-      added to every record and to every ``where``, and the Chroma id is ``"<namespace>:<id>"``
-      (namespaces never contain ``:``), so the same id lives independently in two namespaces.
+    * Namespaces: each namespace is its own Chroma collection, so isolation is physical and an
+      unfiltered query carries no ``where`` (a ``where`` matching every record makes Chroma build
+      an allow-list and was 10x slower). The default namespace is the Chroma collection named like
+      the vecbridge collection (holding the facts); namespace ``ns`` of ``docs`` is
+      ``docs.<len(ns)>.<ns>`` (plus ``x`` when ``ns`` ends in ``_ . -``, which Chroma refuses
+      last), created on first write. vecbridge names never contain ``.``, so the mapping is
+      one-to-one. Chroma ids are the record ids, unchanged.
     * Filters: see :mod:`vecbridge_chroma.filters` (list equality, ``$exists``, ``$not``, typed ``$in``).
     * Collection facts live in the Chroma collection's metadata under ``_vb_spec`` (JSON); Chroma
       collections without it are not vecbridge collections and are not listed.
@@ -44,13 +48,13 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from vecbridge.adapter import NAMESPACE_KEY, Adapter, Capability
+from vecbridge.adapter import Adapter, Capability
 from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
@@ -60,10 +64,12 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
-from vecbridge.types import CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
+from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge.url import URL
 from vecbridge_chroma.filters import (
+    EVERYTHING,
     LIST_PREFIX,
+    SCAN_KEY,
     ChromaFilterCompiler,
     Where,
     all_of,
@@ -73,8 +79,12 @@ from vecbridge_chroma.filters import (
     number_key,
 )
 
+T = TypeVar("T")
+
 SPEC_KEY = "_vb_spec"
-SCAN_KEY = "_vb_key"
+#: Metadata of a namespace's Chroma collection: which vecbridge collection and namespace it holds.
+PARENT_KEY = "_vb_of"
+NAMESPACE_META_KEY = "_vb_ns"
 NO_DOCUMENT_KEY = "_vb_nodoc"
 KEY_BITS = 52
 KEY_SPACE = 1 << KEY_BITS
@@ -87,8 +97,12 @@ SPACES = {Metric.COSINE: "cosine", Metric.DOT: "ip", Metric.EUCLIDEAN: "l2"}
 _open_per_loop: dict[int, int] = {}
 
 
-def native_id(namespace: str, record_id: str) -> str:
-    return f"{namespace}:{record_id}"
+def chroma_name(collection: str, namespace: str) -> str:
+    """The Chroma collection holding one namespace of a vecbridge collection."""
+    if namespace == DEFAULT_NAMESPACE:
+        return collection
+    tail = "" if namespace[-1].isalnum() else "x"
+    return f"{collection}.{len(namespace)}.{namespace}{tail}"
 
 
 def scan_key(chroma_id: str) -> int:
@@ -104,10 +118,10 @@ def to_score(metric: Metric, distance: float) -> float:
     return 1.0 - distance  # cosine: 1 - cos; ip: 1 - dot
 
 
-def encode_metadata(namespace: str, chroma_id: str, metadata: Metadata) -> dict[str, Any]:
+def encode_metadata(chroma_id: str, metadata: Metadata) -> dict[str, Any]:
     """User metadata in Chroma form plus the reserved keys the filters and scans rely on (no arrays:
     see :mod:`vecbridge_chroma.filters`)."""
-    encoded: dict[str, Any] = {NAMESPACE_KEY: namespace, SCAN_KEY: scan_key(chroma_id)}
+    encoded: dict[str, Any] = {SCAN_KEY: scan_key(chroma_id)}
     for key, value in metadata.items():
         encoded[has_key(key)] = True
         if isinstance(value, list):
@@ -133,7 +147,7 @@ def decode_record(
     if stored.get(NO_DOCUMENT_KEY):
         document = None
     array = np.zeros(0, dtype=np.float32) if vector is None else np.asarray(vector, dtype=np.float32)
-    return chroma_id.split(":", 1)[1], user, document, array
+    return chroma_id, user, document, array
 
 
 def encode_cursor(low: int, width: int) -> str:
@@ -245,56 +259,119 @@ class ChromaAdapter(Adapter):
             return TransientBackendError(message, orig=exc)
         return BackendError(message, orig=exc)
 
-    # --- collections -----------------------------------------------------------------------------
+    # --- Chroma collections: one per namespace ---------------------------------------------------
 
-    async def _collection(self, name: str) -> Any:
+    def _configuration(self, spec: CollectionSpec) -> dict[str, Any]:
+        hnsw: dict[str, Any] = {"space": SPACES[spec.metric]}
+        if spec.index.kind == "hnsw":
+            m, ef = spec.index.m, spec.index.ef_construction  # type: ignore[union-attr]
+            hnsw.update(max_neighbors=m, ef_construction=ef, ef_search=max(128, ef))
+        elif spec.index.kind == "flat":  # Chroma has no flat index: a wide HNSW search is exact in practice
+            hnsw.update(max_neighbors=32, ef_construction=400, ef_search=1000)
+        return {"hnsw": hnsw}
+
+    async def _get_chroma(self, name: str) -> Any | None:
+        """The Chroma collection ``name``, or ``None`` when it does not exist."""
+        from chromadb.errors import NotFoundError
+
+        with self.errors(f"open collection {name!r}"):
+            try:
+                return await self._call(self.client.get_collection, name, embedding_function=None)
+            except NotFoundError:
+                return None
+            except Exception as exc:  # some chromadb paths raise a generic error for a missing collection
+                if "does not exist" in str(exc):
+                    return None
+                raise
+
+    async def _main(self, name: str) -> Any:
+        """The Chroma collection of the default namespace, which holds the facts."""
         cached = self._collections.get(name)
         if cached is not None:
             return cached
-        with self.errors(f"open collection {name!r}"):
-            try:
-                collection = await self._call(self.client.get_collection, name, embedding_function=None)
-            except Exception as exc:
-                if "does not exist" in str(exc):
-                    raise CollectionNotFoundError(f"collection {name!r} does not exist") from exc
-                raise
+        collection = await self._get_chroma(name)
+        if collection is None:
+            raise CollectionNotFoundError(f"collection {name!r} does not exist")
         if SPEC_KEY not in (collection.metadata or {}):
             raise CollectionNotFoundError(f"collection {name!r} exists in Chroma but was not created by vecbridge")
         self._collections[name] = collection
         return collection
 
-    async def _on_collection(self, name: str, action: str, operation: Callable[[Any], Any]) -> Any:
-        """Run ``operation(chroma_collection)``; a cached handle on a collection that another
-        connection dropped (and maybe re-created) is refreshed once."""
+    async def _namespace(self, spec: CollectionSpec, namespace: str, create: bool) -> Any | None:
+        """The Chroma collection of one namespace (created when ``create``), or ``None`` if it has none."""
+        main = await self._main(spec.name)
+        if namespace == DEFAULT_NAMESPACE:
+            return main
+        target = chroma_name(spec.name, namespace)
+        cached = self._collections.get(target)
+        if cached is not None:
+            return cached
+        collection = await self._get_chroma(target)
+        if collection is None and create:
+            with self.errors(f"create namespace {namespace!r} of {spec.name!r}"):
+                collection = await self._call(
+                    self.client.create_collection,
+                    target,
+                    configuration=self._configuration(spec),
+                    metadata={PARENT_KEY: spec.name, NAMESPACE_META_KEY: namespace},
+                    embedding_function=None,
+                    get_or_create=True,
+                )
+        if collection is not None:
+            self._collections[target] = collection
+        return collection
+
+    def _forget(self, name: str) -> None:
+        for key in [k for k in self._collections if k == name or k.startswith(f"{name}.")]:
+            del self._collections[key]
+
+    async def _on(
+        self,
+        spec: CollectionSpec,
+        namespace: str,
+        action: str,
+        operation: Callable[[Any], Awaitable[T]],
+        empty: T,
+        create: bool = False,
+    ) -> T:
+        """Run ``operation`` on the namespace's Chroma collection (``empty`` when it has none yet).
+
+        A cached handle on a collection that another connection dropped (and maybe re-created)
+        fails with Chroma's ``NotFoundError``: the handles are refreshed and the call made once more.
+        """
         from chromadb.errors import NotFoundError
 
-        was_cached = name in self._collections
-        collection = await self._collection(name)
-        with self.errors(f"{action} on {name!r}"):
-            try:
-                return await operation(collection)
-            except NotFoundError:
-                if not was_cached:
-                    raise
-        self._collections.pop(name, None)
-        collection = await self._collection(name)
-        with self.errors(f"{action} on {name!r}"):
-            return await operation(collection)
+        for attempt in (1, 2):
+            collection = await self._namespace(spec, namespace, create)
+            if collection is None:
+                return empty
+            with self.errors(f"{action} on {spec.name!r}"):
+                try:
+                    return await operation(collection)
+                except NotFoundError:
+                    if attempt == 2:
+                        raise
+            self._forget(spec.name)
+        raise AssertionError("unreachable")
+
+    async def _all_chroma(self) -> list[Any]:
+        collections: list[Any] = []
+        with self.errors("list collections"):
+            while True:
+                page = await self._call(self.client.list_collections, limit=1000, offset=len(collections))
+                collections.extend(page)
+                if len(page) < 1000:
+                    return collections
+
+    # --- collections -----------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
-        hnsw: dict[str, Any] = {"space": SPACES[spec.metric]}
-        kind = spec.index.kind
-        if kind == "hnsw":
-            m, ef = spec.index.m, spec.index.ef_construction  # type: ignore[union-attr]
-            hnsw.update(max_neighbors=m, ef_construction=ef, ef_search=max(128, ef))
-        elif kind == "flat":  # no flat index in Chroma: a wide HNSW search is exact in practice
-            hnsw.update(max_neighbors=32, ef_construction=400, ef_search=1000)
         with self.errors(f"create collection {spec.name!r}"):
             try:
                 collection = await self._call(
                     self.client.create_collection,
                     spec.name,
-                    configuration={"hnsw": hnsw},
+                    configuration=self._configuration(spec),
                     metadata={SPEC_KEY: json.dumps(spec.to_dict())},
                     embedding_function=None,
                 )
@@ -302,11 +379,20 @@ class ChromaAdapter(Adapter):
                 if "already exists" in str(exc):
                     raise CollectionExistsError(f"collection {spec.name!r} already exists") from exc
                 raise
+        self._forget(spec.name)
         self._collections[spec.name] = collection
 
     async def drop_collection(self, name: str) -> None:
-        await self._collection(name)
-        self._collections.pop(name, None)
+        """Drop the namespaces' Chroma collections, then the main one (so a failure can be retried)."""
+        self._forget(name)
+        await self._main(name)
+        self._forget(name)
+        for collection in await self._all_chroma():
+            if collection.name.startswith(f"{name}.") and (collection.metadata or {}).get(PARENT_KEY) == name:
+                await self._delete_chroma(collection.name)
+        await self._delete_chroma(name)
+
+    async def _delete_chroma(self, name: str) -> None:
         with self.errors(f"drop collection {name!r}"):
             try:
                 await self._call(self.client.delete_collection, name)
@@ -316,45 +402,34 @@ class ChromaAdapter(Adapter):
                 raise
 
     async def list_collections(self) -> list[CollectionSpec]:
-        with self.errors("list collections"):
-            collections = await self._call(self.client.list_collections)
         specs = []
-        for collection in collections:
+        for collection in await self._all_chroma():
             facts = (collection.metadata or {}).get(SPEC_KEY)
-            if facts:
+            if facts and "." not in collection.name:
                 specs.append(CollectionSpec.from_dict(json.loads(facts)))
         return specs
 
     async def describe_collection(self, name: str) -> CollectionSpec:
-        self._collections.pop(name, None)  # facts are read fresh: another connection may have re-created it
-        collection = await self._collection(name)
+        self._forget(name)  # facts are read fresh: another connection may have re-created the collection
+        collection = await self._main(name)
         return CollectionSpec.from_dict(json.loads(collection.metadata[SPEC_KEY]))
 
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
-        """Distinct ``_vb_ns`` values, one ``limit=1`` read per namespace found (Chroma has no DISTINCT)."""
-        found: list[str] = []
-        while True:
-            where = {NAMESPACE_KEY: {"$nin": found}} if found else None
-            result = await self._on_collection(
-                collection.name,
-                "list namespaces",
-                partial(self._read, where=where, limit=1, include=["metadatas"]),
-            )
-            if not result["ids"]:
-                return found
-            found.append(result["metadatas"][0][NAMESPACE_KEY])
+        found = []
+        main = await self._main(collection.name)
+        with self.errors(f"list namespaces of {collection.name!r}"):
+            if await self._call(main.count):
+                found.append(DEFAULT_NAMESPACE)
+            for chroma in await self._all_chroma():
+                metadata = chroma.metadata or {}
+                if metadata.get(PARENT_KEY) == collection.name and await self._call(chroma.count):
+                    found.append(str(metadata[NAMESPACE_META_KEY]))
+        return found
 
     # --- records ---------------------------------------------------------------------------------
 
-    async def _read(self, chroma: Any, **kwargs: Any) -> Any:
-        return await self._call(chroma.get, **kwargs)
-
-    def _where(self, namespace: str, filter: Where | None) -> Where:
-        scope: Where = {NAMESPACE_KEY: namespace}
-        return scope if filter is None else all_of(scope, filter)
-
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
-        ids = [native_id(namespace, record.id) for record in records]
+        ids = [record.id for record in records]
 
         async def write(chroma: Any) -> None:
             stored = await self._call(chroma.get, ids=ids, include=["metadatas", "documents"])
@@ -366,10 +441,10 @@ class ChromaAdapter(Adapter):
             }
             metadatas: list[dict[str, Any]] = []
             documents: list[str | None] = []
-            for chroma_id, record in zip(ids, records, strict=True):
-                metadata = encode_metadata(namespace, chroma_id, record.metadata)
+            for record in records:
+                metadata = encode_metadata(record.id, record.metadata)
                 document = record.document
-                old = previous.get(chroma_id)
+                old = previous.get(record.id)
                 if old is not None:
                     if document is None and old[1] is not None:
                         document, metadata[NO_DOCUMENT_KEY] = "", True
@@ -380,7 +455,7 @@ class ChromaAdapter(Adapter):
             vectors = np.stack([np.asarray(record.vector, dtype=np.float32) for record in records])
             await self._call(chroma.upsert, ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
 
-        await self._on_collection(collection.name, "upsert", write)
+        await self._on(collection, namespace, "upsert", write, None, create=True)
 
     async def query(
         self,
@@ -392,32 +467,31 @@ class ChromaAdapter(Adapter):
         include_vectors: bool,
     ) -> list[Match]:
         include = ["metadatas", "documents", "distances"] + (["embeddings"] if include_vectors else [])
-        where = self._where(namespace, filter)
-        result = await self._on_collection(
-            collection.name,
-            "query",
-            lambda c: self._call(
-                c.query,
+
+        async def search(chroma: Any) -> list[Match]:
+            result = await self._call(
+                chroma.query,
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
                 n_results=top_k,
-                where=where,
+                where=filter,
                 include=include,
-            ),
-        )
-        embeddings = result["embeddings"][0] if include_vectors else [None] * len(result["ids"][0])
-        matches = []
-        for chroma_id, metadata, document, distance, embedding in zip(
-            result["ids"][0],
-            result["metadatas"][0],
-            result["documents"][0],
-            result["distances"][0],
-            embeddings,
-            strict=True,
-        ):
-            record_id, user, text, array = decode_record(chroma_id, metadata, document, embedding)
-            score = to_score(collection.metric, float(distance))
-            matches.append(Match(record_id, score, user, text, array if include_vectors else None))
-        return matches
+            )
+            embeddings = result["embeddings"][0] if include_vectors else [None] * len(result["ids"][0])
+            matches = []
+            for chroma_id, metadata, document, distance, embedding in zip(
+                result["ids"][0],
+                result["metadatas"][0],
+                result["documents"][0],
+                result["distances"][0],
+                embeddings,
+                strict=True,
+            ):
+                record_id, user, text, array = decode_record(chroma_id, metadata, document, embedding)
+                score = to_score(collection.metric, float(distance))
+                matches.append(Match(record_id, score, user, text, array if include_vectors else None))
+            return matches
+
+        return await self._on(collection, namespace, "query", search, [])
 
     def _records(self, result: dict[str, Any], include_vectors: bool) -> list[Record]:
         embeddings = result["embeddings"] if include_vectors else [None] * len(result["ids"])
@@ -429,31 +503,44 @@ class ChromaAdapter(Adapter):
             records.append(Record(record_id, array, user, text))
         return records
 
+    async def _read(self, chroma: Any, include_vectors: bool, **kwargs: Any) -> list[Record]:
+        include = ["metadatas", "documents"] + (["embeddings"] if include_vectors else [])
+        return self._records(await self._call(chroma.get, include=include, **kwargs), include_vectors)
+
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
-        include = ["metadatas", "documents"] + (["embeddings"] if include_vectors else [])
-        chroma_ids = [native_id(namespace, record_id) for record_id in ids]
-        result = await self._on_collection(
-            collection.name, "get", lambda c: self._call(c.get, ids=chroma_ids, include=include)
-        )
-        return self._records(result, include_vectors)
+        read = partial(self._read, include_vectors=include_vectors, ids=list(ids))
+        return await self._on(collection, namespace, "get", read, [])
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
-        chroma_ids = [native_id(namespace, record_id) for record_id in ids]
-        await self._on_collection(collection.name, "delete", lambda c: self._call(c.delete, ids=chroma_ids))
+        async def delete(chroma: Any) -> None:
+            if ids:
+                await self._call(chroma.delete, ids=list(ids))
+
+        await self._on(collection, namespace, "delete", delete, None)
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
-        where = self._where(namespace, filter)
-        await self._on_collection(collection.name, "delete", lambda c: self._call(c.delete, where=where))
+        if filter is None and namespace != DEFAULT_NAMESPACE:
+            if await self._namespace(collection, namespace, create=False) is not None:
+                self._forget(collection.name)
+                await self._delete_chroma(chroma_name(collection.name, namespace))
+            return
+
+        async def delete(chroma: Any) -> None:
+            await self._call(chroma.delete, where=EVERYTHING if filter is None else filter)
+
+        await self._on(collection, namespace, "delete", delete, None)
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
-        """Chroma counts only whole collections, so this reads the matching ids (no vectors, no metadata)."""
-        where = self._where(namespace, filter)
-        result = await self._on_collection(
-            collection.name, "count", lambda c: self._call(c.get, where=where, include=[])
-        )
-        return len(result["ids"])
+        """Exact: Chroma's ``count()`` without a filter; with one, the matching ids (no vectors, no metadata)."""
+
+        async def count(chroma: Any) -> int:
+            if filter is None:
+                return int(await self._call(chroma.count))
+            return len((await self._call(chroma.get, where=filter, include=[]))["ids"])
+
+        return await self._on(collection, namespace, "count", count, 0)
 
     async def scan(
         self,
@@ -471,19 +558,16 @@ class ChromaAdapter(Adapter):
             low, width = 0, max(1, KEY_SPACE * page_size * 3 // (4 * total))
         else:
             low, width = decode_cursor(cursor)
-        include = ["metadatas", "documents"] + (["embeddings"] if include_vectors else [])
         while True:
             high = min(KEY_SPACE, low + width)
-            where = all_of(self._where(namespace, filter), {SCAN_KEY: {"$gte": low}}, {SCAN_KEY: {"$lt": high}})
-            result = await self._on_collection(
-                collection.name,
-                "scan",
-                partial(self._read, where=where, limit=page_size + 1, include=include),
-            )
-            if len(result["ids"]) <= page_size or width == 1:
+            clauses: list[Where] = [{SCAN_KEY: {"$gte": low}}, {SCAN_KEY: {"$lt": high}}]
+            where = all_of(*clauses, *([] if filter is None else [filter]))
+            read = partial(self._read, include_vectors=include_vectors, where=where, limit=page_size + 1)
+            nothing: list[Record] = []
+            records = await self._on(collection, namespace, "scan", read, nothing)
+            if len(records) <= page_size or width == 1:
                 break
             width = max(1, width // 2)  # too many keys in this range: narrow it and read again
-        records = self._records(result, include_vectors)
         if high >= KEY_SPACE:
             return Page(records, None)
         if len(records) < page_size // 4:

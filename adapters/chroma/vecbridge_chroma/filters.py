@@ -31,7 +31,6 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from vecbridge.adapter import NAMESPACE_KEY
 from vecbridge.filters import (
     And,
     Eq,
@@ -79,9 +78,10 @@ def number_key(field: str) -> str:
 
 Where = dict[str, Any]
 
-#: True for every record (namespaces are never empty) and false for every record.
-EVERYTHING: Where = {NAMESPACE_KEY: {"$ne": ""}}
-NOTHING: Where = {NAMESPACE_KEY: {"$eq": ""}}
+#: Every record carries its scan position (a non-negative int): true for all records, and for none.
+SCAN_KEY = "_vb_key"
+EVERYTHING: Where = {SCAN_KEY: {"$gte": 0}}
+NOTHING: Where = {SCAN_KEY: {"$lt": 0}}
 
 _COMPLEMENT: dict[type[Range], str] = {Gt: "$lte", Gte: "$lt", Lt: "$gte", Lte: "$gt"}
 
