@@ -73,6 +73,8 @@ def test_cli_reports_a_passing_backend(tmp_path: Path) -> None:
     passed, failed, _skipped = (int(n) for n in re.findall(r"\d+", summary))
     assert passed >= 200 and failed == 0
     assert "memory lacks persistent" in result.output
+    skip_lines = result.output.split("skipped:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert skip_lines and all(re.fullmatch(r"  \d+ x memory lacks \w+", line) for line in skip_lines), skip_lines
     text = markdown.read_text()
     assert "| group | passed | failed | skipped |" in text and summary in text
 
@@ -89,3 +91,14 @@ def test_cli_unknown_scheme_is_an_error() -> None:
     result = CliRunner().invoke(main, ["conformance", "nosuchdb://"])
     assert result.exit_code == 2
     assert "unknown scheme" in result.output
+
+
+@pytest.mark.parametrize("variant", ["ne_excludes_missing", "bool_equals_number", "filtered_top_k_short"])
+def test_differential_test_alone_catches_filter_bugs(pytester: pytest.Pytester, tmp_path: Path, variant: str) -> None:
+    """The hypothesis differential test finds semantic filter bugs without any hand-picked case."""
+    url = broken_adapters.url_for(variant, str(tmp_path / "data"))
+    pytester.makepyfile(test_target=MODULE.format(tests_dir=str(TESTS_DIR), group="DifferentialTests", url=url))
+    result = pytester.runpytest_inprocess(
+        "-q", "-p", "no:cacheprovider", "--tb=line", "--vecbridge-examples", "100", "--hypothesis-seed", "1"
+    )
+    assert result.parseoutcomes().get("failed", 0) == 1, result.outlines[-5:]

@@ -23,15 +23,18 @@ from vecbridge_conformance.base import SCORE_TOLERANCE, SuiteBase, reference_sco
 
 METRICS = ["cosine", "dot", "euclidean"]
 DIMENSION = 6
-STRINGS = ["red", "blue", "Red", "", "a b", "x'y", "$ne"]
-FLOATS = [-1.5, 0.0, 1.0, 2.0, 2.5]
+# Small, colliding pools: equal-looking values of different types (1, 1.0, True, "1") meet often.
+STRINGS = ["red", "Red", "", "1", "x'y", "$ne"]
+INTS = [0, 1, -1, 2]
+FLOATS = [0.0, 1.0, 2.5, -1.5]
+SCALARS: list[Any] = [*STRINGS, *INTS, *FLOATS, True, False]
 FIELDS = ["s", "i", "f", "b", "l", "m"]
 
-_scalars = st.one_of(st.sampled_from(STRINGS), st.integers(-3, 3), st.sampled_from(FLOATS), st.booleans())
-_numbers = st.one_of(st.integers(-3, 3), st.sampled_from(FLOATS))
+_scalars = st.sampled_from(SCALARS)
+_numbers = st.sampled_from([*INTS, *FLOATS])
 _values: dict[str, st.SearchStrategy[Any]] = {
     "s": st.sampled_from(STRINGS),
-    "i": st.integers(-3, 3),
+    "i": st.sampled_from(INTS),
     "f": st.sampled_from(FLOATS),
     "b": st.booleans(),
     "l": st.lists(st.sampled_from(STRINGS[:4]), min_size=1, max_size=3),
@@ -41,24 +44,35 @@ _values: dict[str, st.SearchStrategy[Any]] = {
 
 @st.composite
 def _metadata(draw: st.DrawFn) -> dict[str, Any]:
-    present = draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=len(FIELDS)))
-    return {name: draw(_values[name]) for name in present}
+    return {name: draw(_values[name]) for name in FIELDS if draw(st.booleans())}
 
 
-def _leaf() -> st.SearchStrategy[dict[str, Any]]:
-    field = st.sampled_from([*FIELDS, "zz"])
-    return st.one_of(
-        st.builds(lambda f, v: {f: v}, field, _scalars),
-        st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$eq", "$ne"]), _scalars),
-        st.builds(lambda f, o, v: {f: {o: v}}, field, st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), _numbers),
-        st.builds(
-            lambda f, o, v: {f: {o: v}},
-            field,
-            st.sampled_from(["$in", "$nin"]),
-            st.lists(_scalars, min_size=1, max_size=3),
-        ),
-        st.builds(lambda f, v: {f: {"$exists": v}}, field, st.booleans()),
-    )
+#: Filter operands per field: the field's own values plus look-alikes of other types.
+_OPERANDS: dict[str, list[Any]] = {
+    "s": [*STRINGS, 1, True],
+    "i": [*INTS, 1.0, 0.0, True, "1"],
+    "f": [*FLOATS, 1, 0, False],
+    "b": [True, False, 1, 0, 1.0, "1"],
+    "l": [*STRINGS[:4], 1],
+    "m": SCALARS,
+    "zz": SCALARS,
+}
+
+
+@st.composite
+def _leaf(draw: st.DrawFn) -> dict[str, Any]:
+    field = draw(st.sampled_from(list(_OPERANDS)))
+    operands = st.sampled_from(_OPERANDS[field])
+    kind = draw(st.sampled_from(["bare", "$eq", "$ne", "range", "$in", "$nin", "$exists"]))
+    if kind == "bare":
+        return {field: draw(operands)}
+    if kind == "range":
+        return {field: {draw(st.sampled_from(["$gt", "$gte", "$lt", "$lte"])): draw(_numbers)}}
+    if kind in ("$in", "$nin"):
+        return {field: {kind: draw(st.lists(operands, min_size=1, max_size=3))}}
+    if kind == "$exists":
+        return {field: {"$exists": draw(st.booleans())}}
+    return {field: {kind: draw(operands)}}
 
 
 FILTER_STRATEGY: st.SearchStrategy[dict[str, Any]] = st.recursive(
@@ -77,16 +91,16 @@ class Scenario:
     metric: str
     metadata: list[dict[str, Any]]
     seed: int
-    filter: dict[str, Any]
+    filters: list[dict[str, Any]]
     top_k: int
 
 
 SCENARIOS = st.builds(
     Scenario,
     metric=st.sampled_from(METRICS),
-    metadata=st.lists(_metadata(), min_size=1, max_size=16),
+    metadata=st.lists(_metadata(), min_size=2, max_size=16),
     seed=st.integers(0, 2**32 - 1),
-    filter=FILTER_STRATEGY,
+    filters=st.lists(FILTER_STRATEGY, min_size=1, max_size=6),
     top_k=st.integers(1, 20),
 )
 
@@ -119,37 +133,52 @@ class _Pair:
         for collection in (backend, reference):
             await collection.delete(all=True)
             await collection.upsert(records)
-        node = parse_filter(scenario.filter)
-        note(f"filter: {scenario.filter}")
-        if not isinstance(node, MatchAll):
-            try:
-                self.backend.adapter.compile_filter(node, await backend.spec())
-            except vb.UnsupportedFilterError:
-                return  # refusing a filter is allowed; a different answer is not
-        assert await backend.count(scenario.filter) == await reference.count(scenario.filter), "count differs"
+        deleted = False
+        for filter_ in scenario.filters:
+            node = parse_filter(filter_)
+            note(f"filter: {filter_}")
+            if not isinstance(node, MatchAll):
+                try:
+                    self.backend.adapter.compile_filter(node, await backend.spec())
+                except vb.UnsupportedFilterError:
+                    continue  # refusing a filter is allowed; a different answer is not
+            await self.compare_reads(scenario, filter_, backend, reference, records, vectors, query)
+            if not deleted and not isinstance(node, MatchAll):
+                deleted = True
+                await self.compare_delete(filter_, backend, reference)
 
-        got = await backend.query(query, top_k=scenario.top_k, filter=scenario.filter)
-        want = await reference.query(query, top_k=scenario.top_k, filter=scenario.filter)
+    @staticmethod
+    async def compare_reads(
+        scenario: Scenario,
+        filter_: dict[str, Any],
+        backend: vb.Collection,
+        reference: vb.Collection,
+        records: list[vb.Record],
+        vectors: np.ndarray[Any, np.dtype[np.float32]],
+        query: np.ndarray[Any, np.dtype[np.float32]],
+    ) -> None:
+        assert await backend.count(filter_) == await reference.count(filter_), "count differs"
+        got = await backend.query(query, top_k=scenario.top_k, filter=filter_)
+        want = await reference.query(query, top_k=scenario.top_k, filter=filter_)
         assert len(got) == len(want), f"query returned {len(got)} matches, reference {len(want)}"
         exact = dict(zip((r.id for r in records), reference_scores(scenario.metric, vectors, query), strict=True))
-        matching = {m.id for m in await reference.query(query, top_k=len(records), filter=scenario.filter)}
+        matching = {m.id for m in await reference.query(query, top_k=len(records), filter=filter_)}
         for mine, theirs in zip(got, want, strict=True):
             assert mine.id in matching, f"{mine.id} does not match the filter"
             assert mine.score == pytest.approx(theirs.score, abs=SCORE_TOLERANCE), "score at this rank differs"
             assert mine.score == pytest.approx(exact[mine.id], abs=SCORE_TOLERANCE), f"{mine.id}: wrong score"
         assert len({m.id for m in got}) == len(got), "duplicate ids in query result"
 
-        if not isinstance(node, MatchAll):
-            await backend.delete(filter=scenario.filter)
-            await reference.delete(filter=scenario.filter)
-            left = sorted(
-                r.id for page in [p async for p in backend.scan(100, include_vector=False)] for r in page.records
-            )
-            expected = sorted(
-                r.id for page in [p async for p in reference.scan(100, include_vector=False)] for r in page.records
-            )
-            assert left == expected, "delete(filter=) removed a different set of records"
-            assert await backend.count() == len(expected)
+    @staticmethod
+    async def compare_delete(filter_: dict[str, Any], backend: vb.Collection, reference: vb.Collection) -> None:
+        await backend.delete(filter=filter_)
+        await reference.delete(filter=filter_)
+        left = sorted(r.id for page in [p async for p in backend.scan(100, include_vector=False)] for r in page.records)
+        expected = sorted(
+            r.id for page in [p async for p in reference.scan(100, include_vector=False)] for r in page.records
+        )
+        assert left == expected, "delete(filter=) removed a different set of records"
+        assert await backend.count() == len(expected)
 
 
 def run_differential(backend_url: str, examples: int) -> None:
