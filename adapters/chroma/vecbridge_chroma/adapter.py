@@ -74,9 +74,9 @@ from vecbridge_chroma.filters import (
     Where,
     all_of,
     element_key,
-    has_key,
     list_key,
-    number_key,
+    type_key,
+    type_tag,
 )
 
 T = TypeVar("T")
@@ -123,14 +123,12 @@ def encode_metadata(chroma_id: str, metadata: Metadata) -> dict[str, Any]:
     see :mod:`vecbridge_chroma.filters`)."""
     encoded: dict[str, Any] = {SCAN_KEY: scan_key(chroma_id)}
     for key, value in metadata.items():
-        encoded[has_key(key)] = True
+        encoded[type_key(key)] = type_tag(value)
         if isinstance(value, list):
             encoded[list_key(key)] = json.dumps(value, ensure_ascii=False)
             encoded.update((element_key(key, element), True) for element in value)
         else:
             encoded[key] = value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                encoded[number_key(key)] = True
     return encoded
 
 

@@ -9,10 +9,12 @@ Chroma's own operators differ from the contract in four ways, each hidden here:
   match any element by testing the flag (and ``$ne`` / ``$nin`` use ``$ne: true``, which also
   matches records without the flag).
 * ``$in`` / ``$nin`` take values of one type only: values are grouped by type (str, bool, int, float).
-* There is no ``$exists``: every record carries ``_vb_has_f: true`` for each of its user keys.
-* There is no ``$not``: negations are pushed down to the leaves (De Morgan). The complement of a
-  range also needs "the field is not a number": numeric (int or float, never bool) fields carry
-  ``_vb_num_f: true``.
+* There is no ``$exists`` and no "is a number" test: every user field ``f`` comes with a type tag
+  ``_vb_t_f`` (``"n"`` number, ``"s"`` string, ``"b"`` bool, ``"l"`` list), so ``$exists`` is
+  ``$in`` / ``$nin`` on the tags (``$nin`` also matches a missing tag) and "not a number" is
+  ``$ne: "n"``.
+* There is no ``$not``: negations are pushed down to the leaves (De Morgan); the complement of a
+  range is "the opposite range, or not a number".
 * Chroma 1.5.9 compares a record holding an *int* with a non-integral *float* operand after
   truncating the operand (``{"n": 2.5}`` matches ``n = 2``; ``{"n": {"$gt": -0.5}}`` misses
   ``n = 0``). Only the integer ``t = trunc(v)`` can be misjudged, so each such comparison is
@@ -54,8 +56,8 @@ from vecbridge.types import Scalar
 
 LIST_PREFIX = "_vb_list_"
 ELEMENT_PREFIX = "_vb_e_"
-HAS_PREFIX = "_vb_has_"
-NUMBER_PREFIX = "_vb_num_"
+TYPE_PREFIX = "_vb_t_"
+TYPE_TAGS = ["n", "s", "b", "l"]
 
 
 def list_key(field: str) -> str:
@@ -68,12 +70,17 @@ def element_key(field: str, element: str) -> str:
     return f"{ELEMENT_PREFIX}{field}_{hashlib.blake2b(element.encode(), digest_size=16).hexdigest()}"
 
 
-def has_key(field: str) -> str:
-    return HAS_PREFIX + field
+def type_key(field: str) -> str:
+    """Where the type tag of user field ``field`` is stored."""
+    return TYPE_PREFIX + field
 
 
-def number_key(field: str) -> str:
-    return NUMBER_PREFIX + field
+def type_tag(value: object) -> str:
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, int | float):
+        return "n"
+    return "l" if isinstance(value, list) else "s"
 
 
 Where = dict[str, Any]
@@ -197,7 +204,7 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
         return self._membership(node, negated=True)
 
     def visit_exists(self, node: Exists) -> Where:
-        return {has_key(node.field): {"$eq" if node.exists else "$ne": True}}
+        return {type_key(node.field): {"$in" if node.exists else "$nin": TYPE_TAGS}}
 
     def visit_and(self, node: And) -> Where:
         return all_of(*(self.compile(child) for child in node.children))
@@ -221,7 +228,7 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
         if isinstance(node, Nin):
             return self._membership(node, negated=False)
         if isinstance(node, Range):
-            not_a_number = {number_key(node.field): {"$ne": True}}
+            not_a_number = {type_key(node.field): {"$ne": "n"}}
             return any_of(compare(node.field, _COMPLEMENT[type(node)], node.value), not_a_number)
         if isinstance(node, Exists):
             return self.visit_exists(Exists(node.field, not node.exists))
