@@ -113,7 +113,7 @@ class Adapter(ABC):
         """Translate one client exception; the default wraps it in ``BackendError`` keeping ``.orig``."""
         return BackendError(f"{self.name}: {action} failed: {type(exc).__name__}: {exc}", orig=exc)
 
-    # --- collections (conformance: test_collections) ---------------------------------------------
+    # --- collections (conformance: CollectionTests, NamespaceTests) -------------------------------
 
     @abstractmethod
     async def create_collection(self, spec: CollectionSpec) -> None:
@@ -135,7 +135,8 @@ class Adapter(ABC):
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
         """Namespaces holding at least one record."""
 
-    # --- records (conformance: test_upsert, test_query, test_delete, test_count, test_scan) ------
+    # --- records (conformance: UpsertTests QueryTests ScoreTests FilterTests DeleteTests CountTests
+    # ScanTests NamespaceTests ConsistencyTests DifferentialTests) -----------------------------------
 
     @abstractmethod
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
