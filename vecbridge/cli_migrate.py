@@ -188,7 +188,7 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 @click.option("--allow-metric-change", is_flag=True, help="Accept a destination metric other than the source's.")
 @click.option("--allow-existing", is_flag=True, help="Accept a destination collection that already holds records.")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Where checkpoints live.")
-@click.option("--page-size", default=1000, show_default=True, help="Records per source page.")
+@click.option("--page-size", type=int, help="Records per source page (default: both backends' batch limit, <= 5000).")
 @click.option("--writers", default=4, show_default=True, help="Concurrent destination writers.")
 @click.option("--retries", default=5, show_default=True, help="Retries of a failed page before the run fails.")
 @click.option("--sample-size", default=1000, show_default=True, help="Records compared by --verify sample.")
@@ -209,7 +209,7 @@ def migrate_command(
     allow_metric_change: bool,
     allow_existing: bool,
     checkpoint_dir: str | None,
-    page_size: int,
+    page_size: int | None,
     writers: int,
     retries: int,
     sample_size: int,

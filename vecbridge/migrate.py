@@ -883,7 +883,7 @@ async def migrate(
     allow_existing: bool = False,
     metric: str | Metric | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
-    page_size: int = 1000,
+    page_size: int | None = None,
     writers: int = 4,
     queue_size: int | None = None,
     retries: int = 5,
@@ -898,7 +898,8 @@ async def migrate(
 
     ``source`` and ``destination`` are collection handles (``store.collection(name)``); their own
     namespace is ignored: every namespace of the source is copied to the namespace of the same name,
-    unless ``namespaces`` selects some. ``filter`` copies a subset. The destination collection is
+    unless ``namespaces`` selects some. ``filter`` copies a subset. ``page_size`` defaults to the
+    smaller of both backends' ``max_batch`` (at most 5,000). The destination collection is
     created with the source's facts when missing. Raises :class:`MigrationRefusedError` when the
     plan has errors (nothing written) and :class:`MigrationFailedError` when a write still fails
     after ``retries`` (the checkpoint keeps the progress: call again with ``resume=True``).
@@ -906,6 +907,8 @@ async def migrate(
     """
     if verify_mode not in VERIFY_MODES:
         raise InvalidArgumentError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify_mode!r}")
+    if page_size is None:  # big pages amortize per-request costs; bounded so memory stays small
+        page_size = max(1, min(source.store.adapter.max_batch, destination.store.adapter.max_batch, 5000))
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise InvalidArgumentError(f"page_size must be a positive int, got {page_size!r}")
     if isinstance(writers, bool) or not isinstance(writers, int) or writers < 1:
