@@ -226,3 +226,34 @@ async def test_score_conversion_matches_the_native_distance(store: vb.Store, nam
     await collection.upsert([vb.Record("a", [3.0, 4.0])])
     (match,) = await collection.query([0.0, 0.0], top_k=1)
     assert match.score == pytest.approx(-5.0, abs=1e-5)
+
+
+async def test_handles_cached_by_one_connection_follow_drops_by_another(url: str, name: str) -> None:
+    """A connection caching Chroma collection handles sees another connection's drop, re-create and delete-all."""
+    async with vb.connect(url) as first, vb.connect(url) as second:
+        mine = await first.create_collection(name, 2, "dot")
+        await mine.upsert([vb.Record("a", [1, 0])])
+        await mine.with_namespace("t_").upsert([vb.Record("b", [0, 1])])
+        await second.drop_collection(name)
+        with pytest.raises(vb.CollectionNotFoundError):
+            await mine.get(["a"])
+        await second.create_collection(name, 2, "dot")
+        assert await first.collection(name).get(["a"]) == []
+        assert await first.collection(name, namespace="t_").count() == 0
+        theirs = second.collection(name, namespace="t_")
+        await theirs.upsert([vb.Record("c", [0, 1])])
+        again = first.collection(name, namespace="t_")
+        assert [r.id for r in await again.get(["c"])] == ["c"]
+        await theirs.delete(all=True)
+        assert await again.count() == 0
+        await again.upsert([vb.Record("d", [1, 1])])
+        assert [m.id for m in await theirs.query([1, 1], top_k=3)] == ["d"]
+
+
+def test_namespace_collection_names_are_valid_and_distinct() -> None:
+    from vecbridge_chroma.adapter import chroma_name
+
+    names = [chroma_name("docs", ns) for ns in ("default", "a", "a_", "a_x", "a-", "a.b", "7", "x" * 64)]
+    assert names[:3] == ["docs", "docs.1.a", "docs.2.a_x"]
+    assert len(set(names)) == len(names)
+    assert all(n[-1].isalnum() and 3 <= len(n) <= 512 for n in names)
