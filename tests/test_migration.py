@@ -65,6 +65,7 @@ async def test_dry_run_prints_the_plan_and_writes_nothing(
     assert plan.ok and plan.namespaces == ["a", "b"] and plan.counts == {"a": 500, "b": 300} and plan.total == 800
     assert (plan.destination_spec.dimension, plan.destination_spec.metric) == (8, vb.Metric.COSINE)
     assert plan.destination_spec.embedding_model == "model-a"
+    assert plan.metadata_keys == {"half": ["float"], "i": ["int"], "kind": ["str"]}
     assert any(line.startswith("records:      800") for line in plan.lines())
     assert not await destination.has_collection("docs")
     assert not (tmp_path / "ck").exists()

@@ -106,6 +106,8 @@ class MigrationPlan:
     checkpoint_path: str
     resume_from: dict[str, Any] | None = None
     issues: list[PlanIssue] = field(default_factory=list)
+    #: Metadata keys seen in a sample of the source (the first page of each namespace), with their value types.
+    metadata_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -136,6 +138,7 @@ class MigrationPlan:
             "checkpoint": self.checkpoint_path,
             "resume_from": self.resume_from,
             "issues": [asdict(issue) for issue in self.issues],
+            "metadata_keys": self.metadata_keys,
             "ok": self.ok,
         }
 
@@ -153,6 +156,8 @@ class MigrationPlan:
             f"filter:       {json.dumps(self.filter) if self.filter else '(none: every record)'}",
             "namespaces:   " + (", ".join(f"{ns} ({self.counts.get(ns, 0)})" for ns in self.namespaces) or "(none)"),
             f"records:      {self.total}",
+            "metadata:     "
+            + (", ".join(f"{k} ({'|'.join(t)})" for k, t in self.metadata_keys.items()) or "(none in the sample)"),
             f"checkpoint:   {self.checkpoint_path}",
         ]
         if self.resume_from is not None:
@@ -510,6 +515,15 @@ async def plan_migration(
             issues.append(PlanIssue("error", "unsupported_filter", f"the source cannot evaluate the filter: {exc}"))
             counts[namespace] = 0
 
+    metadata_keys: dict[str, set[str]] = {}
+    for namespace in selected:
+        if counts.get(namespace):
+            async for page in source.with_namespace(namespace).scan(100, include_vector=False):
+                for record in page.records:
+                    for key, value in record.metadata.items():
+                        metadata_keys.setdefault(key, set()).add(_type_tag(value))
+                break
+
     wanted_metric = Metric.parse(metric) if metric is not None else source_spec.metric
     destination_exists = await destination_store.has_collection(destination.name)
     destination_count = 0
@@ -614,6 +628,7 @@ async def plan_migration(
         checkpoint_path=str(checkpoint_path),
         resume_from=resume_from,
         issues=issues,
+        metadata_keys={key: sorted(types) for key, types in sorted(metadata_keys.items())},
     )
 
 
