@@ -16,10 +16,12 @@ pgvector's binary format both ways.
 from __future__ import annotations
 
 import base64
+import json
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,7 +44,7 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
-from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metric, Page, Record
+from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge.url import URL
 from vecbridge_pgvector.filters import PgvectorFilterCompiler, SqlFilter
 
@@ -336,7 +338,13 @@ class PgvectorAdapter(Adapter):
                     copy.set_types(["text", "text", "vector", "jsonb", "text"])
                     for record in records:
                         await copy.write_row(
-                            (namespace, record.id, record.vector, Jsonb(record.metadata), record.document)
+                            (
+                                namespace,
+                                record.id,
+                                record.vector,
+                                Jsonb(record.metadata, dumps=metadata_json),
+                                record.document,
+                            )
                         )
                 return
             async with conn.cursor().copy(
@@ -344,7 +352,9 @@ class PgvectorAdapter(Adapter):
             ) as copy:
                 copy.set_types(["text", "vector", "jsonb", "text"])
                 for record in records:
-                    await copy.write_row((record.id, record.vector, Jsonb(record.metadata), record.document))
+                    await copy.write_row(
+                        (record.id, record.vector, Jsonb(record.metadata, dumps=metadata_json), record.document)
+                    )
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (namespace, id, embedding, metadata, document) "
@@ -525,6 +535,28 @@ class PgvectorBulkLoad(BulkLoad):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.adapter.build_indexes(self.collection)
+
+
+def _json_float(value: float) -> str:
+    """A float as JSON text that jsonb keeps a float: jsonb stores numbers as ``numeric`` and prints
+    ``1.25e+300`` back as bare digits (which would read back as an int), so integral floats written in
+    exponent form are spelled out in full with a ``.0`` scale. The decimal is the float's shortest
+    repr, so numeric comparisons with filter operands (also shortest reprs) stay exact."""
+    text = repr(value)
+    if "e+" in text:
+        return format(Decimal(text), "f") + ".0"
+    return text
+
+
+def metadata_json(metadata: Metadata) -> str:
+    """Metadata as JSON text whose every value reads back with its Python type."""
+    if not any(isinstance(v, float) for v in metadata.values()):
+        return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    parts = []
+    for key, value in metadata.items():
+        encoded = _json_float(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{json.dumps(key)}:{encoded}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _vector(value: Vector) -> FloatArray:
