@@ -50,6 +50,7 @@ METADATA_VALUES: dict[str, Any] = {
     "max_safe_int": 2**53,
     "min_safe_int": -(2**53),
     "float": 2.5,
+    "integral_float": 2.0,
     "negative_float": -0.125,
     "small_float": 1.5e-300,
     "large_float": 1.25e300,
