@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -402,6 +403,18 @@ class Collection:
             for record in await with_retries(partial(self._adapter.get, spec, self.namespace, chunk, include_vector)):
                 found[record.id] = record
         return [found[i] for i in wanted if i in found]
+
+    @asynccontextmanager
+    async def bulk_load(self) -> AsyncIterator[Collection]:
+        """Load many records with index maintenance deferred until the block ends.
+
+        ``async with collection.bulk_load(): await collection.upsert(...)``. On a backend with
+        ``Capability.BULK_LOAD`` the ANN index is built once at the end (reads stay correct meanwhile,
+        only slower); elsewhere the block is a no-op.
+        """
+        spec = await self.spec()
+        async with await self._adapter.bulk_load(spec):
+            yield self
 
     async def count(self, filter: Filter | None = None) -> int:
         spec = await self.spec()
