@@ -104,6 +104,13 @@ class QueryTests(SuiteBase):
         assert_same_metadata(first.metadata, records[0].metadata)
         assert_same_metadata(second.metadata, records[1].metadata)
 
+    async def test_match_fields_have_plain_python_types(self, new_collection: CollectionFactory) -> None:
+        collection, _, query = await _loaded(new_collection, "dot", count=4)
+        for match in await collection.query(query, top_k=4):
+            assert type(match.id) is str
+            assert isinstance(match.score, float), f"score is {type(match.score).__name__}, not float"
+            assert isinstance(match.metadata, dict)
+
     async def test_empty_collection_returns_nothing(self, new_collection: CollectionFactory) -> None:
         collection = await new_collection(dimension=4)
         assert await collection.query([1.0, 0.0, 0.0, 0.0], top_k=3) == []

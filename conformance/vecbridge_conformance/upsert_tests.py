@@ -275,6 +275,15 @@ class UpsertTests(SuiteBase):
         assert await collection.upsert(stream(), batch_size=2) == 7
         assert await collection.count() == 7
 
+    async def test_get_without_vectors_keeps_everything_else(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=8)
+        record = vb.Record(id="a", vector=_vec(1), metadata={"k": "v", "n": 2, "tags": ["x"]}, document="doc")
+        await collection.upsert([record])
+        [got] = await collection.get(["a"], include_vector=False)
+        assert (got.id, got.document) == ("a", "doc")
+        assert_same_metadata(got.metadata, record.metadata)
+        assert len(got.vector) in (0, 8)
+
     async def test_get_missing_ids_are_absent(self, new_collection: CollectionFactory) -> None:
         collection = await new_collection(dimension=8)
         await collection.upsert([vb.Record(id="a", vector=_vec(1)), vb.Record(id="b", vector=_vec(2))])
