@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -335,26 +336,12 @@ class PgvectorAdapter(Adapter):
                     "COPY {} (namespace, id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
                 ).format(table)
                 async with conn.cursor().copy(copy_sql) as copy:
-                    copy.set_types(["text", "text", "vector", "jsonb", "text"])
-                    for record in records:
-                        await copy.write_row(
-                            (
-                                namespace,
-                                record.id,
-                                record.vector,
-                                Jsonb(record.metadata, dumps=metadata_json),
-                                record.document,
-                            )
-                        )
+                    await copy.write(copy_payload(records, collection.dimension, namespace))
                 return
             async with conn.cursor().copy(
                 "COPY vb_stage (id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                copy.set_types(["text", "vector", "jsonb", "text"])
-                for record in records:
-                    await copy.write_row(
-                        (record.id, record.vector, Jsonb(record.metadata, dumps=metadata_json), record.document)
-                    )
+                await copy.write(copy_payload(records, collection.dimension, None))
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (namespace, id, embedding, metadata, document) "
@@ -550,13 +537,57 @@ def _json_float(value: float) -> str:
 
 def metadata_json(metadata: Metadata) -> str:
     """Metadata as JSON text whose every value reads back with its Python type."""
-    if not any(isinstance(v, float) for v in metadata.values()):
+    if not any(type(v) is float and not -1e16 < v < 1e16 for v in metadata.values()):
         return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
     parts = []
     for key, value in metadata.items():
         encoded = _json_float(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
         parts.append(f"{json.dumps(key)}:{encoded}")
     return "{" + ",".join(parts) + "}"
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = b"\xff\xff"
+_NULL_FIELD = struct.pack(">i", -1)
+_LENGTH = struct.Struct(">i")
+
+
+def copy_payload(records: Sequence[Record], dimension: int, namespace: str | None) -> bytes:
+    """A whole ``COPY ... (FORMAT BINARY)`` stream for ``[namespace,] id, embedding, metadata, document``.
+
+    Built in one pass (vectors converted to pgvector's big-endian wire format by one numpy call),
+    which is several times faster than adapting row by row; jsonb's binary form is a version byte
+    then the JSON text.
+    """
+    vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records]).astype(">f4").tobytes()
+    width = 4 * dimension
+    vector_head = struct.pack(">iHH", width + 4, dimension, 0)
+    if namespace is None:
+        row_head = struct.pack(">h", 4)
+    else:
+        encoded = namespace.encode()
+        row_head = struct.pack(">h", 5) + _LENGTH.pack(len(encoded)) + encoded
+    pack = _LENGTH.pack
+    parts = [_COPY_HEADER]
+    for position, record in enumerate(records):
+        record_id = record.id.encode()
+        metadata = b"\x01" + metadata_json(record.metadata).encode()
+        parts += (
+            row_head,
+            pack(len(record_id)),
+            record_id,
+            vector_head,
+            vectors[position * width : (position + 1) * width],
+            pack(len(metadata)),
+            metadata,
+        )
+        if record.document is None:
+            parts.append(_NULL_FIELD)
+        else:
+            document = record.document.encode()
+            parts += (pack(len(document)), document)
+    parts.append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _vector(value: Vector) -> FloatArray:
