@@ -1,8 +1,8 @@
 """Deliberately broken variants of the reference adapter: the conformance suite must catch each one.
 
 Each variant changes one behaviour of ``MemoryAdapter`` (or ``LocalAdapter``) the way a real adapter
-gets it wrong, and is registered under its own scheme (``broken-<name>://``). ``VARIANTS`` says which
-conformance group is expected to catch it, so the meta-test runs only that group.
+gets it wrong, and ``register_all()`` registers each under its own scheme (``broken-<name>://``).
+``VARIANTS`` says which conformance group is expected to catch it, so the meta-test runs only that group.
 """
 
 from __future__ import annotations
@@ -290,4 +290,6 @@ def register_all() -> None:
         vecbridge.registry.register(variant.adapter.name, variant.adapter, replace=True)
 
 
-register_all()
+def unregister_all() -> None:
+    for variant in VARIANTS.values():
+        vecbridge.registry.unregister(variant.adapter.name)

@@ -8,6 +8,7 @@ group on the unbroken reference engine must pass, so the failures come from the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import broken_adapters
@@ -23,8 +24,10 @@ TESTS_DIR = Path(__file__).parent
 MODULE = """
 import sys
 sys.path.insert(0, {tests_dir!r})
-import broken_adapters  # registers the broken-* schemes
+import broken_adapters
 import pytest
+
+broken_adapters.register_all()
 from vecbridge_conformance import {group}
 
 
@@ -35,6 +38,14 @@ class TestTarget({group}):
     def backend_url(self) -> str:
         return {url!r}
 """
+
+
+@pytest.fixture(autouse=True)
+def broken_schemes() -> Iterator[None]:
+    """The broken-* schemes exist only while a meta-test runs."""
+    broken_adapters.register_all()
+    yield
+    broken_adapters.unregister_all()
 
 
 def run_group(pytester: pytest.Pytester, group: str, url: str) -> pytest.RunResult:
