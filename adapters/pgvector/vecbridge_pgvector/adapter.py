@@ -55,7 +55,9 @@ TABLE_PREFIX = "vb_"
 MAX_INDEXED_DIMENSION = 2000
 #: The largest ``hnsw.ef_search`` pgvector accepts.
 MAX_EF_SEARCH = 1000
-_URL_OPTIONS = frozenset({"schema", "pool_min", "pool_max", "sslmode", "connect_timeout", "application_name"})
+_URL_OPTIONS = frozenset(
+    {"schema", "pool_min", "pool_max", "ef_search", "sslmode", "connect_timeout", "application_name"}
+)
 _LOCK_KEY = 0x7662_6467  # advisory lock serializing DDL of vecbridge collections ("vbdg")
 
 _OPCLASS = {Metric.COSINE: "vector_cosine_ops", Metric.DOT: "vector_ip_ops", Metric.EUCLIDEAN: "vector_l2_ops"}
@@ -127,10 +129,19 @@ class PgvectorAdapter(Adapter):
     max_concurrency: ClassVar[int] = 2
     filter_compiler = PgvectorFilterCompiler
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, schema: str) -> None:
-        self.pool = pool
+    def __init__(self, conninfo: str, schema: str, pool_min: int, pool_max: int, ef_search: int) -> None:
         self.schema = schema
+        self.ef_search = ef_search
         self.stats = QueryStats()
+        self.pool = psycopg_pool.AsyncConnectionPool(
+            conninfo,
+            min_size=pool_min,
+            max_size=pool_max,
+            open=False,
+            configure=self._configure,
+            kwargs={"autocommit": True},
+            timeout=30,
+        )
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -158,18 +169,13 @@ class PgvectorAdapter(Adapter):
         conninfo = make_conninfo("", **{k: v for k, v in params.items() if v is not None})
         pool_min = _int_option(url, "pool_min", 1)
         pool_max = max(pool_min, _int_option(url, "pool_max", 8))
-        adapter = cls.__new__(cls)
-        try:
+        ef_search = _int_option(url, "ef_search", 40)
+        if ef_search > MAX_EF_SEARCH:
+            raise InvalidURLError(f"{url}: ef_search is at most {MAX_EF_SEARCH}")
+        adapter = cls(conninfo, schema, pool_min, pool_max, ef_search)
+        with adapter.errors(f"connect to {url}"):
             await cls._bootstrap(conninfo, schema)
-            pool = psycopg_pool.AsyncConnectionPool(
-                conninfo, min_size=pool_min, max_size=pool_max, open=False, configure=cls._configure, timeout=30
-            )
-            await pool.open(wait=True, timeout=30)
-        except VecbridgeError:
-            raise
-        except Exception as exc:
-            raise adapter.map_error(exc, f"connect to {url}") from exc
-        adapter.__init__(pool, schema)  # type: ignore[misc]
+            await adapter.pool.open(wait=True, timeout=30)
         return adapter
 
     @staticmethod
@@ -188,15 +194,24 @@ class PgvectorAdapter(Adapter):
                 ).format(sql.Identifier(schema), sql.Identifier(REGISTRY_TABLE))
             )
 
-    @staticmethod
-    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Per pooled session: vector types, the search defaults, and a staging table for upserts.
+
+        The session defaults (iterative index scans, ``ef_search``) let a common query run as one
+        autocommit statement, one round trip; a query that needs other values sets them with
+        ``SET LOCAL`` in its own transaction. The pool's sessions belong to this adapter alone.
+        """
         await register_vector_async(conn)
-        # a per-session staging table for upserts that replace existing rows; emptied at each commit
+        await conn.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'strict_order', false), "
+            "set_config('ivfflat.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', %s, false)",
+            (str(self.ef_search),),
+        )
+        # rows staged for an upsert that replaces existing records; emptied at each commit
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
             "(id text, embedding vector, metadata jsonb, document text) ON COMMIT DELETE ROWS"
         )
-        await conn.commit()
 
     async def close(self) -> None:
         await self.pool.close()
@@ -210,11 +225,16 @@ class PgvectorAdapter(Adapter):
         return BackendError(message, orig=exc)
 
     @asynccontextmanager
-    async def _connection(self, action: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled connection inside one transaction (committed on success), errors mapped."""
+    async def _connection(self, action: str, transaction: bool = True) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled (autocommit) connection, errors mapped; with ``transaction`` inside one
+        transaction, committed on success. Single statements skip it: one round trip less."""
         with self.errors(action):
             async with self.pool.connection() as conn:
-                yield conn
+                if not transaction:
+                    yield conn
+                    return
+                async with conn.transaction():
+                    yield conn
 
     # --- names -----------------------------------------------------------------------------------
 
@@ -293,12 +313,12 @@ class PgvectorAdapter(Adapter):
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(name)))
 
     async def list_collections(self) -> list[CollectionSpec]:
-        async with self._connection("list collections") as conn:
+        async with self._connection("list collections", transaction=False) as conn:
             rows = await (await conn.execute(sql.SQL("SELECT spec FROM {}").format(self._registry()))).fetchall()
         return [CollectionSpec.from_dict(row[0]) for row in rows]
 
     async def describe_collection(self, name: str) -> CollectionSpec:
-        async with self._connection(f"describe collection {name!r}") as conn:
+        async with self._connection(f"describe collection {name!r}", transaction=False) as conn:
             row = await (
                 await conn.execute(sql.SQL("SELECT spec FROM {} WHERE name = %s").format(self._registry()), (name,))
             ).fetchone()
@@ -313,7 +333,7 @@ class PgvectorAdapter(Adapter):
             "SELECT (SELECT namespace FROM {t} WHERE namespace > ns.namespace ORDER BY namespace LIMIT 1) "
             "FROM ns WHERE ns.namespace IS NOT NULL) SELECT namespace FROM ns WHERE namespace IS NOT NULL"
         ).format(t=self._table(collection.name))
-        async with self._connection(f"list namespaces of {collection.name!r}") as conn:
+        async with self._connection(f"list namespaces of {collection.name!r}", transaction=False) as conn:
             rows = await (await conn.execute(statement)).fetchall()
         return [row[0] for row in rows]
 
@@ -358,10 +378,13 @@ class PgvectorAdapter(Adapter):
             return sql.SQL("namespace = %s"), (namespace,)
         return sql.SQL("namespace = %s AND ({})").format(filter.clause), (namespace, *filter.params)
 
-    @staticmethod
-    def _search_settings(collection: CollectionSpec, top_k: int) -> tuple[str, tuple[Any, ...]]:
-        """Planner/index settings for one query, local to its transaction (``set_config(..., true)``
-        is ``SET LOCAL`` with bound values; being executor-time GUCs they apply to prepared plans too)."""
+    def _search_settings(self, collection: CollectionSpec, top_k: int) -> tuple[str, tuple[Any, ...]] | None:
+        """Index settings one query needs beyond the session defaults, or ``None``.
+
+        They are applied with ``set_config(..., true)``, which is ``SET LOCAL`` with bound values:
+        they end with the query's transaction and are read when the statement runs, so a statement
+        psycopg has prepared (after 5 runs) obeys them too; ``test_pgvector`` checks the plan.
+        """
         if isinstance(collection.index, IVF):
             probes = max(1, min(collection.index.nlist, collection.index.nlist // 10 or 1))
             return (
@@ -369,11 +392,9 @@ class PgvectorAdapter(Adapter):
                 "set_config('ivfflat.probes', %s, true)",
                 (str(probes),),
             )
-        ef_search = min(MAX_EF_SEARCH, max(40, top_k))
-        return (
-            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true)",
-            (str(ef_search),),
-        )
+        if top_k <= self.ef_search:
+            return None
+        return "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(MAX_EF_SEARCH, top_k)),)
 
     def _query_sql(
         self,
@@ -402,19 +423,22 @@ class PgvectorAdapter(Adapter):
         include_vectors: bool,
     ) -> list[Match]:
         statement, params = self._query_sql(collection, namespace, vector, top_k, filter, include_vectors)
-        settings, setting_params = self._search_settings(collection, top_k)
-        async with self._connection(f"query {collection.name!r}") as conn:
-            async with conn.pipeline():
-                await conn.execute(settings, setting_params)
-                cursor = await conn.execute(statement, params, binary=True)
-            rows = await cursor.fetchall()
+        settings = self._search_settings(collection, top_k)
+        async with self._connection(f"query {collection.name!r}", transaction=False) as conn:
+            if settings is None:
+                rows = await (await conn.execute(statement, params, binary=True)).fetchall()
+            else:
+                async with conn.transaction():
+                    await conn.execute(*settings)
+                    rows = await (await conn.execute(statement, params, binary=True)).fetchall()
             self.stats = QueryStats(self.stats.ann_queries + 1, self.stats.exact_fallbacks)
             if len(rows) < top_k:
-                # the ANN scan may stop short (max_scan_tuples, IVF probes); a sequential scan is exact.
-                # prepare=False: a cached plan would ignore the planner switch.
-                await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
-                exact = await conn.execute(statement, params, binary=True, prepare=False)
-                exact_rows = await exact.fetchall()
+                # the ANN scan may stop short (hnsw.max_scan_tuples, IVF probes); without index scans
+                # the plan is exact. prepare=False: a plan cached before the switch would ignore it.
+                async with conn.transaction():
+                    await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
+                    exact = await conn.execute(statement, params, binary=True, prepare=False)
+                    exact_rows = await exact.fetchall()
                 if len(exact_rows) > len(rows):
                     rows = exact_rows
                 self.stats = QueryStats(self.stats.ann_queries, self.stats.exact_fallbacks + 1)
@@ -443,25 +467,25 @@ class PgvectorAdapter(Adapter):
         statement = sql.SQL("SELECT {} FROM {} WHERE namespace = %s AND id = ANY(%s)").format(
             self._columns(include_vectors), self._table(collection.name)
         )
-        async with self._connection(f"get from {collection.name!r}") as conn:
+        async with self._connection(f"get from {collection.name!r}", transaction=False) as conn:
             rows = await (await conn.execute(statement, (namespace, list(ids)), binary=True)).fetchall()
         return [self._record(row, include_vectors) for row in rows]
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
         statement = sql.SQL("DELETE FROM {} WHERE namespace = %s AND id = ANY(%s)").format(self._table(collection.name))
-        async with self._connection(f"delete from {collection.name!r}") as conn:
+        async with self._connection(f"delete from {collection.name!r}", transaction=False) as conn:
             await conn.execute(statement, (namespace, list(ids)))
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
         where, params = self._where(namespace, filter)
         statement = sql.SQL("DELETE FROM {} WHERE {}").format(self._table(collection.name), where)
-        async with self._connection(f"delete from {collection.name!r}") as conn:
+        async with self._connection(f"delete from {collection.name!r}", transaction=False) as conn:
             await conn.execute(statement, params)
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
         where, params = self._where(namespace, filter)
         statement = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self._table(collection.name), where)
-        async with self._connection(f"count {collection.name!r}") as conn:
+        async with self._connection(f"count {collection.name!r}", transaction=False) as conn:
             row = await (await conn.execute(statement, params)).fetchone()
         return int(row[0]) if row else 0
 
@@ -481,7 +505,7 @@ class PgvectorAdapter(Adapter):
         statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id LIMIT %s").format(
             self._columns(include_vectors), self._table(collection.name), where
         )
-        async with self._connection(f"scan {collection.name!r}") as conn:
+        async with self._connection(f"scan {collection.name!r}", transaction=False) as conn:
             rows = await (await conn.execute(statement, (*params, page_size + 1), binary=True)).fetchall()
         records = [self._record(row, include_vectors) for row in rows[:page_size]]
         next_cursor = encode_cursor(records[-1].id) if len(rows) > page_size else None
