@@ -11,6 +11,7 @@ and overrides one fixture, ``backend_url``. Everything else here is the suite's 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -183,6 +184,30 @@ class CollectionFactory:
                 await self.store.drop_collection(name, missing_ok=True)
 
 
+#: Read-only collections shared by the tests of one session (validation tests need a collection,
+#: not a fresh one each): (backend URL, purpose) -> name. Dropped at session end by the plugin.
+_SHARED: dict[tuple[str, str], str] = {}
+
+
+async def shared_collection(store: vb.Store, backend_url: str, purpose: str) -> vb.Collection:
+    """A 4-d cosine collection reused by every test of the session that asks for ``purpose``."""
+    name = _SHARED.setdefault((backend_url, purpose), unique_name("vbs"))
+    return await store.create_collection(name, 4, "cosine", exist_ok=True)
+
+
+def drop_shared_collections() -> None:
+    """Drop every shared collection (called from ``pytest_sessionfinish``, outside any event loop)."""
+
+    async def drop(url: str, name: str) -> None:
+        async with vb.connect(url) as store:
+            await store.drop_collection(name, missing_ok=True)
+
+    for (url, _), name in list(_SHARED.items()):
+        with contextlib.suppress(Exception):
+            asyncio.run(drop(url, name))
+    _SHARED.clear()
+
+
 class SuiteBase:
     """Fixtures and helpers every group shares. Subclasses override ``backend_url``.
 
@@ -236,6 +261,11 @@ class SuiteBase:
         factory = CollectionFactory(store)
         yield factory
         await factory.drop_all()
+
+    @pytest_asyncio.fixture
+    async def empty_collection(self, store: vb.Store, backend_url: str) -> vb.Collection:
+        """A shared 4-d cosine collection nothing is ever written to (for validation tests)."""
+        return await shared_collection(store, backend_url, "empty")
 
     # --- helpers -----------------------------------------------------------------------------
 

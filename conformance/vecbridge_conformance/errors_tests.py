@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pytest
 
 import vecbridge as vb
-from vecbridge_conformance.base import CollectionFactory, SuiteBase
+from vecbridge_conformance.base import SuiteBase, shared_collection
 
 GOOD = [0.5, 1.0, -1.0, 2.0]
 
@@ -83,11 +83,9 @@ class ErrorTests(SuiteBase):
     group: ClassVar[str] = "errors"
 
     @pytest.mark.parametrize("case", sorted(BAD_RECORDS))
-    async def test_bad_record_is_rejected_and_nothing_written(
-        self, new_collection: CollectionFactory, case: str
-    ) -> None:
+    async def test_bad_record_is_rejected_and_nothing_written(self, empty_collection: vb.Collection, case: str) -> None:
         error, bad = BAD_RECORDS[case]
-        collection = await new_collection(dimension=4, metric="cosine")
+        collection = empty_collection
         good = vb.Record(id="good", vector=GOOD)
         with pytest.raises(error):
             await collection.upsert([good, bad])
@@ -105,18 +103,18 @@ class ErrorTests(SuiteBase):
         ids=["nan", "dimension", "none_value", "nested", "document"],
     )
     async def test_record_error_names_record_and_field(
-        self, new_collection: CollectionFactory, record: vb.Record, field: str
+        self, empty_collection: vb.Collection, record: vb.Record, field: str
     ) -> None:
-        collection = await new_collection(dimension=4)
+        collection = empty_collection
         with pytest.raises(vb.InvalidRecordError) as info:
             await collection.upsert([record])
         assert (info.value.record_id, info.value.field) == ("rec-7", field)
         assert "rec-7" in str(info.value) and field in str(info.value)
 
     @pytest.mark.parametrize("case", sorted(BAD_FILTERS))
-    async def test_malformed_filter_is_invalid_everywhere(self, new_collection: CollectionFactory, case: str) -> None:
+    async def test_malformed_filter_is_invalid_everywhere(self, store: vb.Store, backend_url: str, case: str) -> None:
         filter_ = BAD_FILTERS[case]
-        collection = await new_collection(dimension=4)
+        collection = await shared_collection(store, backend_url, "one record")
         await collection.upsert([vb.Record(id="a", vector=GOOD, metadata={"a": 1})])
         with pytest.raises(vb.InvalidFilterError):
             await collection.query(GOOD, top_k=1, filter=filter_)
@@ -126,8 +124,8 @@ class ErrorTests(SuiteBase):
             await collection.delete(filter=filter_)
         assert await collection.count() == 1
 
-    async def test_invalid_filter_names_the_path(self, new_collection: CollectionFactory) -> None:
-        collection = await new_collection(dimension=4)
+    async def test_invalid_filter_names_the_path(self, empty_collection: vb.Collection) -> None:
+        collection = empty_collection
         with pytest.raises(vb.InvalidFilterError) as info:
             await collection.count({"$and": [{"a": 1}, {"b": {"$gt": "x"}}]})
         assert info.value.path == "$and[1].b.$gt"
@@ -155,14 +153,14 @@ class ErrorTests(SuiteBase):
             store.collection("vbt_namespaces", namespace=namespace)
 
     @pytest.mark.parametrize("top_k", [0, -1, True, 1.5, "3", 10**9], ids=repr)
-    async def test_bad_top_k(self, new_collection: CollectionFactory, top_k: Any) -> None:
-        collection = await new_collection(dimension=4)
+    async def test_bad_top_k(self, empty_collection: vb.Collection, top_k: Any) -> None:
+        collection = empty_collection
         with pytest.raises(vb.InvalidArgumentError):
             await collection.query(GOOD, top_k=top_k)
 
     @pytest.mark.parametrize("min_score", [float("nan"), float("inf"), True], ids=repr)
-    async def test_bad_min_score(self, new_collection: CollectionFactory, min_score: Any) -> None:
-        collection = await new_collection(dimension=4)
+    async def test_bad_min_score(self, empty_collection: vb.Collection, min_score: Any) -> None:
+        collection = empty_collection
         with pytest.raises(vb.InvalidArgumentError):
             await collection.query(GOOD, top_k=1, min_score=min_score)
 
@@ -177,21 +175,21 @@ class ErrorTests(SuiteBase):
         ids=["short", "long", "nan", "zero_cosine"],
     )
     async def test_bad_query_vector(
-        self, new_collection: CollectionFactory, vector: list[float], error: type[Exception]
+        self, empty_collection: vb.Collection, vector: list[float], error: type[Exception]
     ) -> None:
-        collection = await new_collection(dimension=4, metric="cosine")
+        collection = empty_collection
         with pytest.raises(error):
             await collection.query(vector, top_k=1)
 
     @pytest.mark.parametrize("page_size", [0, -5, True, 2.5], ids=repr)
-    async def test_bad_page_size(self, new_collection: CollectionFactory, page_size: Any) -> None:
-        collection = await new_collection(dimension=4)
+    async def test_bad_page_size(self, empty_collection: vb.Collection, page_size: Any) -> None:
+        collection = empty_collection
         with pytest.raises(vb.InvalidArgumentError):
             await self.scan_all(collection, page_size=page_size)
 
     @pytest.mark.parametrize("ids", ["single-string", [""], [7], ["x" * 513]], ids=["str", "empty", "int", "too_long"])
-    async def test_bad_ids_for_get(self, new_collection: CollectionFactory, ids: Any) -> None:
-        collection = await new_collection(dimension=4)
+    async def test_bad_ids_for_get(self, empty_collection: vb.Collection, ids: Any) -> None:
+        collection = empty_collection
         with pytest.raises((vb.InvalidArgumentError, vb.InvalidRecordError)):
             await collection.get(ids)
 

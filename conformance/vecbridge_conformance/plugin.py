@@ -29,6 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vb_uses(*capabilities): the expectation depends on these capabilities")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from vecbridge_conformance.base import drop_shared_collections
+
+    drop_shared_collections()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests named in a class's ``known_bugs`` become strict xfails: fixing the bug makes them fail."""
     for item in items:
