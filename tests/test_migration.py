@@ -305,3 +305,38 @@ def test_cli_migrate_exit_codes_and_json_report(tmp_path: Path) -> None:
     assert report["verification"]["counts"] == {"default": {"source": 200, "destination": 200}}
     again = runner.invoke(main, base)
     assert again.exit_code == 2, "a second copy into the now non-empty destination is refused"
+
+
+class NormalizingAdapter(MemoryAdapter):
+    """The reference engine storing cosine vectors normalized, as Qdrant does (and declaring it)."""
+
+    name: ClassVar[str] = "normalizing"
+    capabilities: ClassVar[frozenset[vb.Capability]] = frozenset(
+        {vb.Capability.EXACT_SEARCH, vb.Capability.NORMALIZES_COSINE_VECTORS}
+    )
+
+    async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.metric is vb.Metric.COSINE:
+            records = [
+                Record(r.id, np.asarray(r.vector) / np.linalg.norm(r.vector), r.metadata, r.document) for r in records
+            ]
+        await super().upsert(collection, namespace, records)
+
+
+async def test_verification_compares_normalized_vectors_where_the_destination_normalizes(
+    source: vb.Store, tmp_path: Path
+) -> None:
+    vb.register("normalizing", NormalizingAdapter, replace=True)
+    try:
+        async with vb.connect("normalizing://vbnorm") as destination:
+            report = await migrate(
+                source.collection("docs"), destination.collection("docs"), verify_mode="full", checkpoint_dir=tmp_path
+            )
+            assert "normalized_vectors" in {issue.code for issue in report.plan.issues}
+            assert report.succeeded, report.verification
+            stored = (await destination.collection("docs", "a").get(["a-0"]))[0]
+            assert np.isclose(np.linalg.norm(stored.vector), 1.0)
+    finally:
+        from vecbridge.registry import unregister
+
+        unregister("normalizing")
