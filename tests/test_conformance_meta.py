@@ -21,6 +21,7 @@ pytest_plugins = ["pytester"]
 
 TESTS_DIR = Path(__file__).parent
 
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 MODULE = """
 import sys
 sys.path.insert(0, {tests_dir!r})
@@ -49,6 +50,7 @@ def broken_schemes() -> Iterator[None]:
 
 
 def run_group(pytester: pytest.Pytester, group: str, url: str) -> pytest.RunResult:
+    pytester.makeini(INI)
     pytester.makepyfile(test_target=MODULE.format(tests_dir=str(TESTS_DIR), group=group, url=url))
     return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--tb=line", "-W", "ignore")
 
@@ -108,6 +110,7 @@ def test_cli_unknown_scheme_is_an_error() -> None:
 def test_differential_test_alone_catches_filter_bugs(pytester: pytest.Pytester, tmp_path: Path, variant: str) -> None:
     """The hypothesis differential test finds semantic filter bugs without any hand-picked case."""
     url = broken_adapters.url_for(variant, str(tmp_path / "data"))
+    pytester.makeini(INI)
     pytester.makepyfile(test_target=MODULE.format(tests_dir=str(TESTS_DIR), group="DifferentialTests", url=url))
     result = pytester.runpytest_inprocess(
         "-q", "-p", "no:cacheprovider", "--tb=line", "--vecbridge-examples", "100", "--hypothesis-seed", "1"
