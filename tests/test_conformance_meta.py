@@ -116,3 +116,52 @@ def test_differential_test_alone_catches_filter_bugs(pytester: pytest.Pytester, 
         "-q", "-p", "no:cacheprovider", "--tb=line", "--vecbridge-examples", "100", "--hypothesis-seed", "1"
     )
     assert result.parseoutcomes().get("failed", 0) == 1, result.outlines[-5:]
+
+
+UNCONFIGURED = """
+import pytest
+from vecbridge_conformance import CountTests
+
+
+class TestNoBackend(CountTests):
+    pass
+"""
+
+KNOWN_BUGS = """
+import pytest
+from vecbridge_conformance import CountTests
+
+
+class TestWithKnownBugs(CountTests):
+    known_bugs = {"test_count_empty": "fixed long ago", "test_count_with_filter[range]": "also fixed"}
+
+    @pytest.fixture
+    def backend_url(self) -> str:
+        return "memory://"
+"""
+
+
+def test_unconfigured_backend_is_an_error_not_a_skip(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_target=UNCONFIGURED)
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", outcomes.get("error", 0)) >= 10 and "skipped" not in outcomes, outcomes
+    result.stdout.fnmatch_lines(["*backend not configured*"])
+
+
+def test_known_bugs_are_strict_xfails(pytester: pytest.Pytester) -> None:
+    """A known bug that no longer happens fails the run, so the entry cannot go stale."""
+    pytester.makeini(INI)
+    pytester.makepyfile(test_target=KNOWN_BUGS)
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-rf")
+    assert result.parseoutcomes().get("failed") == 2
+    result.stdout.fnmatch_lines(["*XPASS(strict)*known bug: fixed long ago*"])
+
+
+def test_missing_capability_skip_names_adapter_and_capability(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_target=MODULE.format(tests_dir=str(TESTS_DIR), group="ConsistencyTests", url="memory://"))
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-rs")
+    assert result.parseoutcomes().get("failed", 0) == 0
+    result.stdout.fnmatch_lines(["*memory lacks shared_across_connections*", "*memory lacks persistent*"])
