@@ -149,3 +149,19 @@ async def test_query_returns_the_named_vector_when_asked() -> None:
     assert match.vector is not None and match.vector.tolist() == [1.0, 2.0, 3.0]
     (record,) = await adapter.get(SPEC, "ns", ["a"], True)
     assert record.vector.tolist() == [1.0, 2.0, 3.0]
+
+
+async def test_namespaces_come_from_the_grouped_aggregate() -> None:
+    group = aggregate_pb2.AggregateReply.Group
+    reply = aggregate_pb2.AggregateReply(
+        grouped_results=aggregate_pb2.AggregateReply.Grouped(
+            groups=[
+                group(objects_count=3, grouped_by=group.GroupedBy(path=["_vb_ns"], text="default")),
+                group(objects_count=1, grouped_by=group.GroupedBy(path=["_vb_ns"], text="tenant.42")),
+            ]
+        )
+    )
+    requests: list[Any] = []
+    adapter = replying_adapter(grpc_aggregate=lambda request: requests.append(request) or reply)
+    assert sorted(await adapter.list_namespaces(SPEC)) == ["default", "tenant.42"]
+    assert requests[0].group_by.property == "_vb_ns"
