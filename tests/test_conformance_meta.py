@@ -8,6 +8,7 @@ group on the unbroken reference engine must pass, so the failures come from the 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,10 @@ def test_missing_capability_skip_names_adapter_and_capability(pytester: pytest.P
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-rs")
     assert result.parseoutcomes().get("failed", 0) == 0
     result.stdout.fnmatch_lines(["*memory lacks shared_across_connections*", "*memory lacks persistent*"])
+
+
+def test_cli_without_the_kit_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "vecbridge_conformance.runner", None)  # import now fails
+    result = CliRunner().invoke(main, ["conformance", "memory://"])
+    assert result.exit_code == 2
+    assert "pip install vecbridge-conformance" in result.output
