@@ -56,7 +56,7 @@ MAX_INDEXED_DIMENSION = 2000
 #: The largest ``hnsw.ef_search`` pgvector accepts.
 MAX_EF_SEARCH = 1000
 _URL_OPTIONS = frozenset(
-    {"schema", "pool_min", "pool_max", "ef_search", "sslmode", "connect_timeout", "application_name"}
+    {"schema", "pool_min", "pool_max", "ef_search", "options", "sslmode", "connect_timeout", "application_name"}
 )
 _LOCK_KEY = 0x7662_6467  # advisory lock serializing DDL of vecbridge collections ("vbdg")
 
@@ -163,6 +163,7 @@ class PgvectorAdapter(Adapter):
             "password": url.password,
             "dbname": dbname,
             "sslmode": url.get("sslmode"),
+            "options": url.get("options"),
             "connect_timeout": url.get("connect_timeout", "10"),
             "application_name": url.get("application_name", "vecbridge"),
         }
