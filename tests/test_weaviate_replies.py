@@ -70,7 +70,14 @@ def replying_adapter(**replies: Callable[[Any], Any]) -> WeaviateAdapter:
 
         setattr(connection, method, bind(reply))
     adapter = WeaviateAdapter(client)
-    adapter._keys[class_name(SPEC.name)] = {"color", "n"}
+    known = {"color", "n"}
+
+    async def read_keys(name: str) -> set[str]:  # the schema read is REST; these tests cover gRPC replies
+        adapter._keys[class_name(name)] = known
+        return known
+
+    adapter._keys[class_name(SPEC.name)] = known
+    adapter._read_keys = read_keys  # type: ignore[method-assign]
     return adapter
 
 

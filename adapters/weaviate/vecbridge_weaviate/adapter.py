@@ -268,8 +268,14 @@ class WeaviateAdapter(Adapter):
         return keys
 
     async def _ensure_keys(self, spec: CollectionSpec, wanted: set[str]) -> None:
-        """Declare the typed properties of new metadata keys before the first write that uses them."""
-        if wanted <= self._keys.get(class_name(spec.name), set()):
+        """Declare the typed properties of new metadata keys before the first write that uses them.
+
+        The schema is re-read for every batch that carries metadata (not taken from this
+        connection's cache): if another connection dropped and re-created the collection, writing
+        a property the new class lacks would let Weaviate's auto-schema create it with an inferred
+        type and word tokenization, silently breaking exact filters.
+        """
+        if not wanted:
             return
         async with self._schema_lock:
             known = await self._read_keys(spec.name)
