@@ -114,7 +114,10 @@ def conformance(url: str, markdown: str | None, examples: int | None) -> None:
     try:
         from vecbridge_conformance.runner import run
     except ImportError:
-        console.print("[red]error:[/red] the conformance kit is not installed; run: pip install vecbridge-conformance")
+        console.print(
+            "[red]error:[/red] the conformance kit is not installed; run: pip install vecbridge-conformance",
+            soft_wrap=True,
+        )
         raise SystemExit(2) from None
     try:
         report = run(url, examples=examples)
