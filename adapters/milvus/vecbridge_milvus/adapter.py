@@ -102,6 +102,7 @@ class MilvusAdapter(Adapter):
         self.client = client
         self.lite = lite
         self.timeout = timeout
+        self.closed = False
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -135,18 +136,16 @@ class MilvusAdapter(Adapter):
             lite = False
         else:
             raise InvalidURLError(f"{url}: unknown driver {url.driver!r}; use milvus:// or milvus+lite://")
-        adapter = cls.__new__(cls)
         try:
             client = AsyncMilvusClient(**kwargs)
         except Exception as exc:
-            raise adapter.map_error(exc, f"connect to {url}") from exc
-        adapter.__init__(client, lite, timeout)
-        return adapter
+            raise cls.map_error(cls.__new__(cls), exc, f"connect to {url}") from exc
+        return cls(client, lite, timeout)
 
     async def close(self) -> None:
-        client, self.client = self.client, None  # type: ignore[assignment]
-        if client is not None:
-            await client.close()
+        if not self.closed:
+            self.closed = True
+            await self.client.close()
 
     def map_error(self, exc: Exception, action: str) -> VecbridgeError:
         text = str(exc)

@@ -1,0 +1,181 @@
+"""Milvus-specific behaviour on the real engine (Milvus Lite 2.5.1), beyond the conformance suite."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from pymilvus import AsyncMilvusClient
+from vecbridge_milvus import MilvusAdapter
+
+import vecbridge as vb
+from vecbridge.filters import parse_filter
+
+#: Filter values that must survive the trip into a Milvus expression literal unchanged.
+ESCAPING_CORPUS = [
+    'O\'Brien "x" \\ y',
+    "plain",
+    "",
+    " leading and trailing ",
+    "'",
+    '"',
+    "\\",
+    "\\\\",
+    '\\"',
+    "\\'",
+    "a\\'b",
+    "ends with backslash \\",
+    "\\n (backslash n, not a line feed)",
+    "\\u0041 (not an escape)",
+    "tab\tinside",
+    "é ü ß",
+    "日本語",
+    "emoji 😀",
+    "\u2028 line separator",
+    "${not_a_template}",
+    "%s %d",
+    '" or 1 == 1 or "',
+    "' or ''='",
+    ") or (true",
+    'meta["k"]',
+    "json_contains(x, 1)",
+    "/* comment */",
+]
+
+
+def _random_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(count, dimension)).astype(np.float32)
+
+
+@pytest.fixture
+async def store(milvus_url: str) -> AsyncIterator[vb.Store]:
+    async with vb.connect(milvus_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def collection_name(store: vb.Store) -> AsyncIterator[str]:
+    name = f"vbm_{secrets.token_hex(4)}"
+    yield name
+    await store.drop_collection(name, missing_ok=True)
+
+
+async def _native_count(milvus_url: str, name: str) -> int:
+    """Entities in the Milvus collection, counted by pymilvus itself (duplicates would show here)."""
+    path = vb.URL.parse(milvus_url).path
+    client = AsyncMilvusClient(uri=path)
+    try:
+        rows = await client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        return int(rows[0]["count(*)"])
+    finally:
+        await client.close()
+
+
+async def test_upserting_the_same_ids_twice_leaves_one_entity_each(
+    store: vb.Store, collection_name: str, milvus_url: str
+) -> None:
+    collection = await store.create_collection(collection_name, 16, "cosine")
+    vectors = _random_vectors(1000, 16, seed=1)
+    first = [vb.Record(id=f"id-{i}", vector=vectors[i], metadata={"round": 1, "stale": True}) for i in range(1000)]
+    second = [vb.Record(id=f"id-{i}", vector=vectors[999 - i], metadata={"round": 2}) for i in range(1000)]
+    await collection.upsert(first)
+    await collection.upsert(second)
+    assert await collection.count() == 1000
+    assert await collection.count({"round": 2}) == 1000
+    assert await collection.count({"stale": {"$exists": True}}) == 0
+    if milvus_url.startswith("milvus+lite://"):
+        assert await _native_count(milvus_url, collection_name) == 1000
+    got = await collection.get(["id-0", "id-999"])
+    assert [r.metadata for r in got] == [{"round": 2}, {"round": 2}]
+    np.testing.assert_allclose(np.asarray(got[0].vector), vectors[999], rtol=1e-6)
+
+
+async def test_a_value_with_quotes_and_backslashes_matches_exactly(store: vb.Store, collection_name: str) -> None:
+    collection = await store.create_collection(collection_name, 4, "euclidean")
+    tricky = 'O\'Brien "x" \\ y'
+    near_misses = [
+        'O\'Brien "x" \\\\ y',
+        "O'Brien x \\ y",
+        'O\\\'Brien "x" \\ y',
+        'O\'Brien "x" y',
+        'o\'brien "x" \\ y',
+    ]
+    values = [tricky, *near_misses]
+    vectors = _random_vectors(len(values), 4, seed=2)
+    await collection.upsert(
+        [vb.Record(id=f"r{i}", vector=vectors[i], metadata={"name": v}) for i, v in enumerate(values)]
+    )
+    assert [m.id for m in await collection.query(vectors[0], top_k=10, filter={"name": tricky})] == ["r0"]
+    assert await collection.count({"name": {"$ne": tricky}}) == len(near_misses)
+    assert await collection.count({"name": {"$in": [tricky, "unrelated"]}}) == 1
+
+
+async def test_escaping_corpus_every_value_matches_only_itself(store: vb.Store, collection_name: str) -> None:
+    collection = await store.create_collection(collection_name, 4, "cosine")
+    vectors = _random_vectors(len(ESCAPING_CORPUS), 4, seed=3)
+    records = [
+        vb.Record(id=f"s{i}", vector=vectors[i], metadata={"text": value, "tags": [value, "common"]})
+        for i, value in enumerate(ESCAPING_CORPUS)
+    ]
+    await collection.upsert(records)
+    total = len(ESCAPING_CORPUS)
+    for i, value in enumerate(ESCAPING_CORPUS):
+        hits = await collection.query(vectors[i], top_k=total, filter={"text": value})
+        assert [m.id for m in hits] == [f"s{i}"], f"$eq {value!r}"
+        assert await collection.count({"tags": value}) == 1, f"list $eq {value!r}"
+        assert await collection.count({"text": {"$ne": value}}) == total - 1, f"$ne {value!r}"
+        assert await collection.count({"tags": {"$nin": [value]}}) == total - 1, f"list $nin {value!r}"
+        assert await collection.count({"$not": {"tags": {"$in": [value, "absent"]}}}) == total - 1, (
+            f"$not $in {value!r}"
+        )
+
+
+async def test_a_line_feed_in_a_filter_value_is_refused_before_any_request(
+    store: vb.Store, collection_name: str
+) -> None:
+    collection = await store.create_collection(collection_name, 4, "cosine")
+    spec = await collection.spec()
+    for value in ("line\nfeed", "carriage\rreturn"):
+        with pytest.raises(vb.UnsupportedFilterError, match="line feed"):
+            store.adapter.compile_filter(parse_filter({"text": value}), spec)
+    # as a stored value it is fine: only filter literals cannot carry it
+    await collection.upsert([vb.Record(id="nl", vector=[1.0, 0.0, 0.0, 0.0], metadata={"text": "line\nfeed"})])
+    assert (await collection.get(["nl"]))[0].metadata == {"text": "line\nfeed"}
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+async def test_same_ids_and_scores_as_the_reference_engine(store: vb.Store, collection_name: str, metric: str) -> None:
+    dimension = 32
+    vectors = _random_vectors(1000, dimension, seed=4)
+    queries = _random_vectors(20, dimension, seed=5)
+    rng = np.random.default_rng(6)
+    records = [
+        vb.Record(
+            id=f"doc {i} 'q'",
+            vector=vectors[i],
+            metadata={"bucket": int(rng.integers(0, 5)), "tag": ["a", "b", "c"][i % 3]},
+            document=f"document {i}",
+        )
+        for i in range(1000)
+    ]
+    milvus = await store.create_collection(collection_name, dimension, metric)
+    await milvus.upsert(records)
+    async with vb.connect("memory://") as memory_store:
+        reference = await memory_store.create_collection("reference", dimension, metric)
+        await reference.upsert(records)
+        for position, query in enumerate(queries):
+            filter_ = {"bucket": {"$ne": 2}} if position % 2 else None
+            got = await milvus.query(query, top_k=10, filter=filter_)
+            want = await reference.query(query, top_k=10, filter=filter_)
+            assert [m.id for m in got] == [m.id for m in want]
+            np.testing.assert_allclose([m.score for m in got], [m.score for m in want], atol=1e-4, rtol=0)
+            assert [m.document for m in got] == [m.document for m in want]
+
+
+async def test_unknown_url_options_are_refused(milvus_url: str) -> None:
+    with pytest.raises(vb.InvalidURLError, match="unknown option"):
+        await MilvusAdapter.connect(vb.URL.parse("milvus://127.0.0.1:19530?colour=blue"))
+    with pytest.raises(vb.InvalidURLError, match=r"\.db"):
+        await MilvusAdapter.connect(vb.URL.parse("milvus+lite:///tmp/not-a-database"))
