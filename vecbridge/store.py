@@ -48,6 +48,7 @@ from vecbridge.validation import (
     check_id,
     check_namespace,
     check_record,
+    check_records,
     check_vector,
 )
 
@@ -257,8 +258,7 @@ class Collection:
             batches: AsyncIterator[list[Record]] = self._stream_batches(records, spec, size)
             planned: list[str] | None = None
         else:
-            checked = (check_record(record, spec, position) for position, record in enumerate(records))
-            validated = list({record.id: record for record in checked}.values())
+            validated = list({record.id: record for record in check_records(records, spec)}.values())
             planned = [record.id for record in validated]
             batches = _aiter(_split(validated, size, adapter.max_request_bytes))
         return await self._write_batches(batches, spec, workers, planned)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vecbridge.errors import DimensionMismatchError, InvalidArgumentError, InvalidRecordError
 from vecbridge.filters import FIELD_PATTERN, MAX_SAFE_INT, RESERVED_PREFIX
@@ -120,6 +122,10 @@ def check_metadata_value(value: object, record_id: str | None, key: str) -> Meta
     )
 
 
+#: Metadata keys already found valid (bounded), so the per-record check skips the pattern match.
+_VALID_KEYS: set[str] = set()
+
+
 def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
     if not isinstance(metadata, Mapping):
         raise InvalidRecordError(
@@ -127,6 +133,15 @@ def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
         )
     checked: Metadata = {}
     for key, value in metadata.items():
+        # fast path for the common case (a key seen valid before, a plain scalar); the rest below
+        kind = type(value)
+        if type(key) is str and key in _VALID_KEYS:
+            if (kind is str and "\x00" not in value) or kind is bool:
+                checked[key] = value
+                continue
+            if (kind is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT) or (kind is float and math.isfinite(value)):
+                checked[key] = value
+                continue
         if not isinstance(key, str) or not FIELD_PATTERN.fullmatch(key):
             raise InvalidRecordError(
                 "metadata keys match [A-Za-z_][A-Za-z0-9_]* and have at most 64 characters",
@@ -138,11 +153,53 @@ def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
                 f"keys starting with {RESERVED_PREFIX!r} are reserved", record_id=record_id, field=key
             )
         checked[key] = check_metadata_value(value, record_id, key)
+        if len(_VALID_KEYS) < 10_000:
+            _VALID_KEYS.add(key)
     return checked
 
 
-def check_record(record: object, spec: CollectionSpec, position: int | None = None) -> Record:
+def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Record]:
+    """``check_record`` over many records, with the vector checks done once for the whole list.
+
+    Same result and same first error as checking one by one, several times faster for numpy
+    vectors (one float32 matrix, one finiteness/zero reduction); any other input falls back.
+    """
+    items = list(records)
+    arrays: list[npt.NDArray[Any]] = []
+    for item in items:
+        vector = item.vector if isinstance(item, Record) else None
+        if not (
+            isinstance(vector, np.ndarray)
+            and vector.ndim == 1
+            and vector.shape[0] == spec.dimension
+            and vector.dtype in (np.float32, np.float64)
+        ):
+            return [check_record(record, spec, position) for position, record in enumerate(items)]
+        arrays.append(vector)
+    if not items:
+        return []
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrix = np.array(arrays, dtype=np.float32)
+        peaks = np.abs(matrix).max(axis=1)
+    bad = ~(peaks < np.inf)  # NaN, infinity, or beyond float32
+    if spec.metric is Metric.COSINE:
+        bad |= peaks == 0
+    first_bad = int(np.argmax(bad)) if bad.any() else len(items)
+    matrix.flags.writeable = False
+    checked: list[Record] = []
+    for position, item in enumerate(items):
+        if position == first_bad:
+            check_record(item, spec, position)  # raises this record's error, in check_record's order
+        checked.append(check_record(item, spec, position, checked_vector=matrix[position]))
+    return checked
+
+
+def check_record(
+    record: object, spec: CollectionSpec, position: int | None = None, *, checked_vector: FloatArray | None = None
+) -> Record:
     """A validated copy of ``record``: float32 vector, checked metadata and document.
+
+    ``checked_vector``: the record's vector, already checked by the caller (``check_records``).
 
     ``position`` (the record's index in the caller's input) names records whose id itself is bad.
     """
@@ -160,7 +217,7 @@ def check_record(record: object, spec: CollectionSpec, position: int | None = No
         _check_string(document, record_id, "document")
     return Record(
         id=record_id,
-        vector=check_vector(record.vector, spec, record_id),
+        vector=check_vector(record.vector, spec, record_id) if checked_vector is None else checked_vector,
         metadata=check_metadata(record.metadata, record_id),
         document=document,
     )
