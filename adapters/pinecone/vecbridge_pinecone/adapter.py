@@ -1,0 +1,605 @@
+"""Pinecone behind the vecbridge contract, on the SDK's native async client (``AsyncPinecone``).
+
+URLs::
+
+    pinecone://?api_key_env=PINECONE_API_KEY&cloud=aws&region=us-east-1   # Pinecone itself
+    pinecone://127.0.0.1:5080?api_key=local&tls=false                     # a Pinecone-compatible endpoint
+    pinecone+http://127.0.0.1:5080?api_key=local                          # the same, tls=false implied
+
+Options: ``api_key`` (literal) or ``api_key_env`` (name of the variable holding it, default
+``PINECONE_API_KEY``); ``cloud``/``region`` of the serverless indexes it creates; ``tls``;
+``consistency_timeout`` (seconds a write may take to become readable, default 60).
+
+How the contract maps (``docs/backends/pinecone.md`` has the whole story):
+
+* a collection is an index named like the collection with ``_`` turned into ``-``; its facts live in
+  index tags (``vecbridge=1``, ``vb_facts_0..N``: the JSON of ``CollectionSpec.to_dict()``);
+* namespaces are Pinecone namespaces;
+* ids Pinecone accepts (ASCII, <= 512 characters) pass through; others become ``vbh-<sha256>`` with
+  the original in metadata ``_vb_id``, and every read returns the original;
+* metadata carries ``_vb_types`` (each field's type, so ints come back as ints and negated ranges
+  compile exactly) and ``_vb_doc`` (the document);
+* read-your-writes: every write's ``lsn_committed`` is awaited by polling a query until its
+  ``lsn_reconciled`` reaches it, bounded by ``consistency_timeout`` (``ConsistencyTimeoutError``);
+* euclidean scores are recomputed client-side from the returned vectors (Pinecone's scaling of the
+  euclidean score is not documented); cosine and dot scores are Pinecone's own;
+* ``scan`` is ``list`` (ids, paginated) + ``fetch``; ``count``/``delete`` by filter have no exact
+  serverless call and are emulated on ``scan`` with the filter evaluated client-side (exact).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+import numpy as np
+from pinecone import AsyncPinecone, ServerlessSpec
+from pinecone._internal.adapters.vectors_adapter import extract_response_info
+from pinecone.async_client.async_index import AsyncIndex
+from pinecone.errors.exceptions import (
+    ApiError,
+    ConflictError,
+    NotFoundError,
+    PineconeConnectionError,
+    PineconeTimeoutError,
+    RateLimitError,
+    ServiceError,
+)
+from pinecone.models.indexes.index import IndexModel
+from pinecone.models.indexes.schema import DenseVectorField
+from pinecone.models.vectors.responses import FetchResponse, UpsertResponse
+
+from vecbridge.adapter import Adapter, Capability
+from vecbridge.errors import (
+    BackendError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConsistencyTimeoutError,
+    InvalidArgumentError,
+    InvalidURLError,
+    TransientBackendError,
+    VecbridgeError,
+)
+from vecbridge.filters import FilterNode, evaluate
+from vecbridge.types import CollectionSpec, FloatArray, Match, Metric, Page, Record
+from vecbridge.url import URL
+from vecbridge_pinecone.codec import (
+    METRIC_FROM_PINECONE,
+    METRIC_TO_PINECONE,
+    decode_metadata,
+    decode_values,
+    encode_metadata,
+    encode_values,
+    facts_tags,
+    index_name,
+    is_vecbridge_index,
+    native_id,
+    spec_from_index,
+)
+from vecbridge_pinecone.filters import PineconeFilter, PineconeFilterCompiler
+
+T = TypeVar("T")
+
+OPTIONS = ("api_key", "api_key_env", "cloud", "region", "tls", "consistency_timeout")
+#: Pinecone's write limits: 1,000 vectors and 2 MB per upsert request.
+MAX_UPSERT_VECTORS = 1000
+MAX_UPSERT_BYTES = 2_000_000
+#: Upper bound of one float32 value in the SDK's JSON (repr of a float64, sign and exponent included).
+JSON_BYTES_PER_FLOAT = 25
+LIST_PAGE = 100
+FETCH_URL_BUDGET = 6000
+POLL_START, POLL_MAX = 0.01, 0.5
+
+
+def _truthy(value: str) -> bool:
+    return value.lower() not in ("false", "0", "no", "off")
+
+
+def _dense_field(model: IndexModel) -> DenseVectorField:
+    fields = [f for f in model.schema.fields.values() if isinstance(f, DenseVectorField)]
+    if len(fields) != 1:
+        raise BackendError(f"pinecone: index {model.name!r} is not a single dense-vector index")
+    return fields[0]
+
+
+def _encode_cursor(token: str | None, skip: int) -> str:
+    raw = json.dumps({"t": token, "s": skip}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str | None, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        token, skip = data["t"], int(data["s"])
+        if token is not None and not isinstance(token, str):
+            raise TypeError(token)
+        return token, skip
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgumentError(f"not a pinecone scan cursor: {cursor!r}") from None
+
+
+def _fetching(ids: list[str], namespace: str) -> Callable[[AsyncIndex], Awaitable[FetchResponse]]:
+    return lambda index: index.fetch(ids=ids, namespace=namespace)
+
+
+def _upserting(vectors: list[dict[str, Any]], namespace: str) -> Callable[[AsyncIndex], Awaitable[UpsertResponse]]:
+    return lambda index: index.upsert(vectors=vectors, namespace=namespace, show_progress=False)
+
+
+class PineconeAdapter(Adapter):
+    """Pinecone serverless (or any endpoint speaking its REST API) through ``pinecone.AsyncPinecone``."""
+
+    name: ClassVar[str] = "pinecone"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+    )
+    max_batch: ClassVar[int] = MAX_UPSERT_VECTORS
+    # the core estimates 4 bytes per float; the JSON the SDK sends takes up to ~25
+    max_request_bytes: ClassVar[int | None] = MAX_UPSERT_BYTES * 4 // JSON_BYTES_PER_FLOAT
+    max_concurrency: ClassVar[int] = 4
+    # Pinecone caps top_k at 1,000 when metadata is included, and matches always need it
+    max_top_k: ClassVar[int] = 1000
+    filter_compiler = PineconeFilterCompiler
+
+    def __init__(self, client: AsyncPinecone, *, cloud: str, region: str, tls: bool, consistency_timeout: float):
+        self.client = client
+        self.cloud = cloud
+        self.region = region
+        self.tls = tls
+        self.consistency_timeout = consistency_timeout
+        self._indexes: dict[str, tuple[str, AsyncIndex]] = {}
+
+    @classmethod
+    async def connect(cls, url: URL) -> Adapter:
+        unknown = sorted(set(url.query) - set(OPTIONS))
+        if unknown:
+            raise InvalidURLError(f"{url}: unknown option(s) {unknown}; known: {', '.join(OPTIONS)}")
+        if url.driver not in (None, "http", "https"):
+            raise InvalidURLError(f"{url}: unknown driver {url.driver!r}; use pinecone:// or pinecone+http://")
+        if url.path not in ("", "/"):
+            raise InvalidURLError(f"{url}: a pinecone URL has no path")
+        tls = url.driver != "http" and _truthy(url.get("tls", "true") or "true")
+        api_key = url.get("api_key") or url.password
+        if not api_key:
+            variable = url.get("api_key_env", "PINECONE_API_KEY") or "PINECONE_API_KEY"
+            api_key = os.environ.get(variable)
+            if not api_key:
+                raise InvalidURLError(
+                    f"{url}: pinecone is not configured: the environment variable {variable} holding the "
+                    "API key is not set (or pass ?api_key_env=NAME)"
+                )
+        host = None
+        if url.host:
+            host = f"{'https' if tls else 'http'}://{url.host}" + (f":{url.port}" if url.port else "")
+        try:
+            timeout = float(url.get("consistency_timeout", "60") or "60")
+        except ValueError:
+            raise InvalidURLError(f"{url}: consistency_timeout must be a number of seconds") from None
+        client = AsyncPinecone(api_key=api_key, host=host, source_tag="vecbridge")
+        return cls(
+            client,
+            cloud=url.get("cloud", "aws") or "aws",
+            region=url.get("region", "us-east-1") or "us-east-1",
+            tls=tls,
+            consistency_timeout=timeout,
+        )
+
+    async def close(self) -> None:
+        indexes, self._indexes = self._indexes, {}
+        for _, index in indexes.values():
+            await index.close()
+        await self.client.close()
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> PineconeFilter:
+        return PineconeFilterCompiler().compile_filter(node)
+
+    def map_error(self, exc: Exception, action: str) -> VecbridgeError:
+        message = f"pinecone: {action} failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, NotFoundError):
+            return CollectionNotFoundError(f"pinecone: {action}: not found: {exc}")
+        if isinstance(exc, ConflictError):
+            return CollectionExistsError(f"pinecone: {action}: already exists: {exc}")
+        if isinstance(exc, RateLimitError | ServiceError | PineconeTimeoutError | PineconeConnectionError):
+            return TransientBackendError(message, orig=exc)
+        if isinstance(exc, ApiError) and exc.status_code in (408, 429, 500, 502, 503, 504):
+            return TransientBackendError(message, orig=exc)
+        return BackendError(message, orig=exc)
+
+    # --- index handles ---------------------------------------------------------------------------
+
+    def _host_url(self, host: str) -> str:
+        """The index host with the scheme the URL asks for (the SDK prefixes a bare host with https)."""
+        bare = host.split("://", 1)[1] if "://" in host else host
+        return f"{'https' if self.tls else 'http'}://{bare}"
+
+    async def _describe(self, collection: str) -> IndexModel:
+        with self.errors(f"describe collection {collection!r}"):
+            try:
+                return await self.client.describe_index(index_name(collection))
+            except NotFoundError:
+                raise CollectionNotFoundError(f"collection {collection!r} does not exist") from None
+
+    async def _index(self, collection: str, *, fresh: bool = False) -> AsyncIndex:
+        cached = self._indexes.get(collection)
+        if cached is not None and not fresh:
+            return cached[1]
+        model = await self._describe(collection)
+        if not model.host:
+            raise TransientBackendError(f"pinecone: index of {collection!r} has no host yet")
+        host = self._host_url(model.host)
+        if cached is not None and cached[0] == host:
+            return cached[1]
+        if cached is not None:
+            await cached[1].close()
+        index = self.client.IndexAsyncio(host=host)
+        self._indexes[collection] = (host, index)
+        return index
+
+    async def _call(self, collection: str, action: str, operation: Callable[[AsyncIndex], Awaitable[T]]) -> T:
+        """Run a data-plane call; a 404 means the cached host is stale or the collection is gone."""
+        index = await self._index(collection)
+        try:
+            with self.errors(action):
+                try:
+                    return await operation(index)
+                except NotFoundError:
+                    retry = await self._index(collection, fresh=True)
+                    if retry is index:
+                        raise
+                    index = retry
+            with self.errors(action):
+                return await operation(index)
+        except CollectionNotFoundError:
+            self._indexes.pop(collection, None)
+            await self._describe(collection)  # raises when the collection is really gone
+            raise
+
+    # --- read-your-writes --------------------------------------------------------------------------
+
+    async def _await_lsn(self, collection: CollectionSpec, namespace: str, lsn: int) -> None:
+        """Poll a query in the namespace until the index has reconciled the write at ``lsn``."""
+        probe = [1.0] + [0.0] * (collection.dimension - 1)
+        deadline = time.monotonic() + self.consistency_timeout
+        delay = POLL_START
+        while True:
+            response = await self._call(
+                collection.name,
+                "wait for a write",
+                lambda index: index.query(top_k=1, vector=probe, namespace=namespace),
+            )
+            info = response.response_info
+            if info is not None and info.is_reconciled(lsn):
+                return
+            if time.monotonic() >= deadline:
+                seen = info.lsn_reconciled if info is not None else None
+                raise ConsistencyTimeoutError(
+                    f"pinecone: a write to {collection.name!r}/{namespace!r} (LSN {lsn}) was not readable "
+                    f"after {self.consistency_timeout:g} s (index reconciled up to {seen})"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX)
+
+    async def _await_ids(self, collection: CollectionSpec, namespace: str, ids: list[str], present: bool) -> None:
+        """Fallback when a response carries no LSN: poll ``fetch`` until the ids are (not) there."""
+        deadline = time.monotonic() + self.consistency_timeout
+        delay = POLL_START
+        while True:
+            found: set[str] = set()
+            for chunk in self._fetch_chunks(ids):
+                response = await self._call(collection.name, "wait for a write", _fetching(chunk, namespace))
+                found.update(response.vectors)
+            if (found == set(ids)) if present else not found:
+                return
+            if time.monotonic() >= deadline:
+                raise ConsistencyTimeoutError(
+                    f"pinecone: a write to {collection.name!r}/{namespace!r} was not readable after "
+                    f"{self.consistency_timeout:g} s"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX)
+
+    # --- collections ---------------------------------------------------------------------------------
+
+    async def create_collection(self, spec: CollectionSpec) -> None:
+        name = index_name(spec.name)
+        tags = facts_tags(spec)
+        with self.errors(f"create collection {spec.name!r}"):
+            if await self.client.has_index(name):
+                raise CollectionExistsError(f"collection {spec.name!r} already exists")
+            await self.client.create_index(
+                name=name,
+                dimension=spec.dimension,
+                metric=METRIC_TO_PINECONE[spec.metric],
+                spec=ServerlessSpec(cloud=self.cloud, region=self.region),
+                deletion_protection="disabled",
+                tags=tags,
+                timeout=-1,
+            )
+        deadline = time.monotonic() + max(self.consistency_timeout, 300.0)
+        delay = POLL_START * 2
+        while True:
+            model = await self._describe(spec.name)
+            if model.status.ready and model.host:
+                return
+            if time.monotonic() >= deadline:
+                raise ConsistencyTimeoutError(f"pinecone: index {name!r} was not ready in time")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def drop_collection(self, name: str) -> None:
+        native = index_name(name)
+        cached = self._indexes.pop(name, None)
+        if cached is not None:
+            await cached[1].close()
+        with self.errors(f"drop collection {name!r}"):
+            try:
+                await self.client.delete_index(native, timeout=-1)
+            except NotFoundError:
+                raise CollectionNotFoundError(f"collection {name!r} does not exist") from None
+        deadline = time.monotonic() + max(self.consistency_timeout, 300.0)
+        delay = POLL_START * 5
+        while await self.client.has_index(native):
+            if time.monotonic() >= deadline:
+                raise ConsistencyTimeoutError(f"pinecone: index {native!r} was still there after the drop")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _spec_of(self, model: IndexModel) -> CollectionSpec:
+        field = _dense_field(model)
+        return spec_from_index(model.name, field.dimension, field.metric, model.tags)
+
+    async def list_collections(self) -> list[CollectionSpec]:
+        with self.errors("list collections"):
+            models = [model async for model in self.client.indexes.list()]
+        return [self._spec_of(model) for model in models if is_vecbridge_index(model.tags)]
+
+    async def describe_collection(self, name: str) -> CollectionSpec:
+        model = await self._describe(name)
+        spec = self._spec_of(model)
+        if spec.metric not in METRIC_FROM_PINECONE.values():  # pragma: no cover - guarded by the mapping
+            raise BackendError(f"pinecone: unknown metric of {name!r}")
+        return spec
+
+    async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        stats = await self._call(collection.name, "list namespaces", lambda index: index.describe_index_stats())
+        return [name for name, summary in stats.namespaces.items() if summary.vector_count > 0]
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def _upsert_requests(self, records: Sequence[Record]) -> list[list[dict[str, Any]]]:
+        """Pinecone vectors in requests of at most 1,000 vectors and (an upper bound of) 2 MB."""
+        requests: list[list[dict[str, Any]]] = [[]]
+        size = 0
+        for record in records:
+            values, zero = encode_values(record.vector)
+            metadata = encode_metadata(record.id, record.metadata, record.document, zero)
+            item = {"id": native_id(record.id), "values": values, "metadata": metadata}
+            item_size = JSON_BYTES_PER_FLOAT * len(record.vector) + len(json.dumps(metadata)) + 600
+            if requests[-1] and (len(requests[-1]) >= MAX_UPSERT_VECTORS or size + item_size > MAX_UPSERT_BYTES):
+                requests.append([])
+                size = 0
+            requests[-1].append(item)
+            size += item_size
+        return [request for request in requests if request]
+
+    async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        lsns: list[int | None] = []
+        for request in self._upsert_requests(records):
+            response = await self._call(
+                collection.name, f"upsert into {collection.name!r}", _upserting(request, namespace)
+            )
+            lsns.append(response.response_info.lsn_committed if response.response_info else None)
+        await self._await_writes(collection, namespace, lsns, [native_id(r.id) for r in records], present=True)
+
+    async def _await_writes(
+        self, collection: CollectionSpec, namespace: str, lsns: list[int | None], ids: list[str], present: bool
+    ) -> None:
+        known = [lsn for lsn in lsns if lsn is not None]
+        if known:
+            await self._await_lsn(collection, namespace, max(known))
+        if len(known) < len(lsns) and ids:
+            await self._await_ids(collection, namespace, ids, present)
+
+    async def _raw_delete(self, collection: CollectionSpec, namespace: str, body: dict[str, Any]) -> int | None:
+        """``POST /vectors/delete`` through the SDK's HTTP client, which (unlike ``AsyncIndex.delete``)
+        hands back the response, so the write's ``lsn_committed`` header can be awaited. A namespace
+        that does not exist answers 404; nothing to delete then."""
+
+        async def delete(index: AsyncIndex) -> int | None:
+            response = await index._http.post("/vectors/delete", json={"namespace": namespace, **body})
+            return extract_response_info(response).lsn_committed
+
+        try:
+            return await self._call(collection.name, f"delete from {collection.name!r}", delete)
+        except CollectionNotFoundError:
+            await self._describe(collection.name)
+            return None  # the collection exists: the namespace did not
+
+    async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        natives = list(dict.fromkeys(native_id(i) for i in ids))
+        lsns: list[int | None] = []
+        for start in range(0, len(natives), MAX_UPSERT_VECTORS):
+            lsns.append(await self._raw_delete(collection, namespace, {"ids": natives[start : start + 1000]}))
+        await self._await_writes(collection, namespace, lsns, natives, present=False)
+
+    async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if filter is None:
+            lsn = await self._raw_delete(collection, namespace, {"deleteAll": True})
+            if lsn is not None:
+                await self._await_lsn(collection, namespace, lsn)
+            else:
+                await self._await_empty(collection, namespace)
+            return
+        # no exact serverless delete-by-filter: find the ids client-side, then delete by id
+        doomed = [native async for native, _ in self._records(collection, namespace, filter.node, False)]
+        if doomed:
+            await self.delete_ids(collection, namespace, doomed)
+
+    async def _await_empty(self, collection: CollectionSpec, namespace: str) -> None:
+        deadline = time.monotonic() + self.consistency_timeout
+        while True:
+            page = await self._call(
+                collection.name, "wait for a delete", lambda index: index.list_paginated(namespace=namespace, limit=1)
+            )
+            if not page.vectors:
+                return
+            if time.monotonic() >= deadline:
+                raise ConsistencyTimeoutError(f"pinecone: delete of {collection.name!r}/{namespace!r} not visible")
+            await asyncio.sleep(POLL_MAX)
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    async def query(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        vector: FloatArray,
+        top_k: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> list[Match]:
+        euclidean = collection.metric is Metric.EUCLIDEAN
+        query = np.asarray(vector, dtype=np.float32)
+        compiled: PineconeFilter | None = filter
+        response = await self._call(
+            collection.name,
+            f"query {collection.name!r}",
+            lambda index: index.query(
+                top_k=top_k,
+                vector=query.tolist(),
+                namespace=namespace,
+                filter=compiled.json if compiled is not None else None,
+                include_metadata=True,
+                include_values=include_vectors or euclidean,
+            ),
+        )
+        matches = []
+        for match in response.matches:
+            record_id, metadata, document = decode_metadata(match.id, match.metadata)
+            values = decode_values(match.values, match.metadata) if match.values else None
+            score = float(match.score)
+            if euclidean:
+                if values is None:
+                    raise BackendError(f"pinecone: query of {collection.name!r} returned no vector values")
+                score = -float(np.linalg.norm(values.astype(np.float64) - query.astype(np.float64)))
+            elif collection.metric is Metric.COSINE:
+                score = min(1.0, max(-1.0, score))
+            matches.append(
+                Match(
+                    id=record_id,
+                    score=score,
+                    metadata=metadata,
+                    document=document,
+                    vector=values if include_vectors else None,
+                )
+            )
+        matches.sort(key=lambda m: -m.score)
+        return matches
+
+    def _fetch_chunks(self, natives: Sequence[str]) -> list[list[str]]:
+        """Ids split so each ``GET /vectors/fetch`` URL stays a few kB long."""
+        chunks: list[list[str]] = [[]]
+        length = 0
+        for native in natives:
+            cost = len(quote(native, safe="")) + 5
+            if chunks[-1] and (length + cost > FETCH_URL_BUDGET or len(chunks[-1]) >= LIST_PAGE):
+                chunks.append([])
+                length = 0
+            chunks[-1].append(native)
+            length += cost
+        return [chunk for chunk in chunks if chunk]
+
+    async def _fetch(
+        self, collection: CollectionSpec, namespace: str, natives: Sequence[str], include_vectors: bool
+    ) -> dict[str, Record]:
+        found: dict[str, Record] = {}
+        for chunk in self._fetch_chunks(natives):
+            response = await self._call(collection.name, f"fetch from {collection.name!r}", _fetching(chunk, namespace))
+            for native, vector in response.vectors.items():
+                record_id, metadata, document = decode_metadata(native, vector.metadata)
+                values = (
+                    decode_values(vector.values, vector.metadata) if include_vectors else np.zeros(0, dtype=np.float32)
+                )
+                found[native] = Record(id=record_id, vector=values, metadata=metadata, document=document)
+        return found
+
+    async def get(
+        self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
+    ) -> list[Record]:
+        wanted = {native_id(i): i for i in ids}
+        found = await self._fetch(collection, namespace, list(wanted), include_vectors)
+        # a hashed id is only ours when the stored original matches (guards a deliberate collision)
+        return [record for native, record in found.items() if record.id == wanted.get(native)]
+
+    async def _list_page(
+        self, collection: CollectionSpec, namespace: str, token: str | None
+    ) -> tuple[list[str], str | None]:
+        page = await self._call(
+            collection.name,
+            f"list {collection.name!r}",
+            lambda index: index.list_paginated(namespace=namespace, limit=LIST_PAGE, pagination_token=token),
+        )
+        natives = [item.id for item in page.vectors if item.id is not None]
+        following = page.pagination.next if page.pagination is not None else None
+        return natives, following or None
+
+    async def _records(
+        self, collection: CollectionSpec, namespace: str, node: FilterNode | None, include_vectors: bool
+    ) -> AsyncIterator[tuple[str, Record]]:
+        """Every (native id, record) of the namespace matching ``node``, by list + fetch."""
+        token: str | None = None
+        while True:
+            natives, token = await self._list_page(collection, namespace, token)
+            found = await self._fetch(collection, namespace, natives, include_vectors)
+            for native in natives:
+                record = found.get(native)
+                if record is not None and (node is None or evaluate(node, record.metadata)):
+                    yield native, record
+            if token is None:
+                return
+
+    async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        if filter is None:
+            stats = await self._call(collection.name, "count", lambda index: index.describe_index_stats())
+            summary = stats.namespaces.get(namespace)
+            return summary.vector_count if summary is not None else 0
+        # Pinecone serverless has no count by filter: count exactly over list + fetch
+        total = 0
+        async for _ in self._records(collection, namespace, filter.node, False):
+            total += 1
+        return total
+
+    async def scan(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        cursor: str | None,
+        page_size: int,
+        filter: Any | None,
+        include_vectors: bool,
+    ) -> Page:
+        token, skip = (None, 0) if cursor is None else _decode_cursor(cursor)
+        node = filter.node if filter is not None else None
+        records: list[Record] = []
+        while True:
+            natives, following = await self._list_page(collection, namespace, token)
+            natives = natives[skip:]
+            found = await self._fetch(collection, namespace, natives, include_vectors)
+            for position, native in enumerate(natives):
+                record = found.get(native)
+                if record is not None and (node is None or evaluate(node, record.metadata)):
+                    records.append(record)
+                if len(records) >= page_size:
+                    rest = len(natives) - position - 1
+                    if rest:
+                        return Page(records, _encode_cursor(token, skip + position + 1))
+                    return Page(records, None if following is None else _encode_cursor(following, 0))
+            if following is None:
+                return Page(records, None)
+            token, skip = following, 0
