@@ -560,14 +560,19 @@ def _json_float(value: float) -> str:
     return text
 
 
+_JSON = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":")
+)  # one encoder: json.dumps(**options) builds one per call
+
+
 def metadata_json(metadata: Metadata) -> str:
     """Metadata as JSON text whose every value reads back with its Python type."""
     if not any(type(v) is float and not -1e16 < v < 1e16 for v in metadata.values()):
-        return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+        return _JSON.encode(metadata)
     parts = []
     for key, value in metadata.items():
-        encoded = _json_float(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
-        parts.append(f"{json.dumps(key)}:{encoded}")
+        encoded = _json_float(value) if isinstance(value, float) else _JSON.encode(value)
+        parts.append(f"{_JSON.encode(key)}:{encoded}")
     return "{" + ",".join(parts) + "}"
 
 
