@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +46,13 @@ def _as_service_user(argv: list[str]) -> list[str]:
 def _ensure_service_user() -> None:
     if os.geteuid() != 0:
         return
+    blocked = [p for p in _pg_bin().parents if p.exists() and not p.stat().st_mode & stat.S_IXOTH]
+    if blocked:
+        raise RuntimeError(
+            f"the PostgreSQL binaries in {_pg_bin()} are not reachable by the user {SERVICE_USER!r} "
+            f"({blocked[0]} is not searchable by others): install the venv outside a private home, "
+            "or set VECBRIDGE_PG_DSN to a running server"
+        )
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
