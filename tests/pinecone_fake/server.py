@@ -43,7 +43,7 @@ MAX_TOP_K_WITH_DATA = 1000
 MAX_LIST_LIMIT = 100
 INDEX_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?")
 METRICS = {"cosine": Metric.COSINE, "dotproduct": Metric.DOT, "euclidean": Metric.EUCLIDEAN}
-STATE_CHANGE_SECONDS = 0.05
+STATE_CHANGE_SECONDS = 0.02
 DATA = "data"
 
 
