@@ -25,6 +25,11 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         raise SystemExit(2) from None
 
 
+async def _check_reachable(url: str) -> None:
+    async with vb.connect(url):
+        pass
+
+
 @click.group()
 @click.version_option(vb.__version__, prog_name="vecbridge")
 def main() -> None:
@@ -119,6 +124,7 @@ def conformance(url: str, markdown: str | None, examples: int | None) -> None:
             soft_wrap=True,
         )
         raise SystemExit(2) from None
+    run_async(_check_reachable(url))  # a backend that does not answer is one clean error, not 400 failed tests
     try:
         report = run(url, examples=examples)
     except vb.VecbridgeError as exc:
