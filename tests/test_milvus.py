@@ -179,3 +179,21 @@ async def test_unknown_url_options_are_refused(milvus_url: str) -> None:
         await MilvusAdapter.connect(vb.URL.parse("milvus://127.0.0.1:19530?colour=blue"))
     with pytest.raises(vb.InvalidURLError, match=r"\.db"):
         await MilvusAdapter.connect(vb.URL.parse("milvus+lite:///tmp/not-a-database"))
+
+
+async def test_int_values_compare_exactly_with_fractional_float_operands(store: vb.Store, collection_name: str) -> None:
+    """Milvus compares JSON ints and floats as numbers: no truncation of a float operand (a Chroma bug)."""
+    from vecbridge.filters import evaluate
+
+    collection = await store.create_collection(collection_name, 2, "cosine")
+    values: list[int | float | bool] = [-3, -1, 0, 1, 2, 3, 2.5, -0.5, 1.0, True, False]
+    records = [vb.Record(id=f"n{i}", vector=[1.0, float(i)], metadata={"n": v}) for i, v in enumerate(values)]
+    await collection.upsert(records)
+    operands = [-0.5, 0.5, 1.5, 2.5, -2.5, 1.0, 0, 2]
+    for operand in operands:
+        for op in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte"):
+            filter_ = {"n": {op: operand}}
+            node = parse_filter(filter_)
+            want = sorted(r.id for r in records if evaluate(node, r.metadata))
+            got = sorted([r.id async for page in collection.scan(filter=filter_) for r in page.records])
+            assert got == want, filter_

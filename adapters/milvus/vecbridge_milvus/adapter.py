@@ -10,9 +10,10 @@ pk     VARCHAR(32), PK  digest of (namespace, id): ids of any length and alphabe
 ns     VARCHAR(64)      the namespace (every read and write is scoped by ``ns == "..."``)
 vid    VARCHAR(2048)    the original id (512 characters of up to 4 UTF-8 bytes)
 vec    FLOAT_VECTOR(d)  the vector
-meta   JSON             the metadata, plus helper keys ``_vbt_<k>`` (type tag), ``_vbl_<k>``
-                        (list element digests) and ``_vb_doc`` (a document is present)
-doc    VARCHAR(65535)   the document ("" when absent; Milvus Lite has no nullable fields)
+meta   JSON             the metadata as given (plus ``_vb_doc: false`` when there is no document)
+vbx    JSON             helper keys for exact filters, never read back: ``t_<k>`` (type tag)
+                        and ``l_<k>`` (digests of a list's elements)
+doc    VARCHAR(65535)   the document ("" when absent: Milvus Lite has no nullable fields)
 ====== ================ ====================================================================
 
 The collection facts (``CollectionSpec.to_dict()``) are the collection's description, as JSON
@@ -173,6 +174,7 @@ class MilvusAdapter(Adapter):
             schema.add_field("vid", DataType.VARCHAR, max_length=MAX_ID_BYTES)
             schema.add_field("vec", DataType.FLOAT_VECTOR, dim=spec.dimension)
             schema.add_field("meta", DataType.JSON)
+            schema.add_field("vbx", DataType.JSON)
             schema.add_field("doc", DataType.VARCHAR, max_length=MAX_DOCUMENT_BYTES)
             index_params = MilvusClient.prepare_index_params()
             index_params.add_index(
@@ -243,9 +245,10 @@ class MilvusAdapter(Adapter):
     @staticmethod
     def _split(entity: dict[str, Any]) -> tuple[Metadata, str | None]:
         stored: dict[str, Any] = entity.get("meta") or {}
+        if DOCUMENT_KEY not in stored:
+            return stored, entity.get("doc")
         metadata = {k: v for k, v in stored.items() if not k.startswith(RESERVED)}
-        document = entity.get("doc") if stored.get(DOCUMENT_KEY) else None
-        return metadata, document
+        return metadata, None
 
     def _record(self, entity: dict[str, Any], include_vectors: bool) -> Record:
         metadata, document = self._split(entity)
@@ -257,15 +260,17 @@ class MilvusAdapter(Adapter):
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
         rows = []
         for record in records:
-            meta: dict[str, Any] = dict(record.metadata)
-            meta.update(shadow_keys(record.metadata))  # type: ignore[arg-type]
+            meta: dict[str, Any] = record.metadata
             document = record.document
-            if document is not None:
-                if len(document.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-                    raise InvalidRecordError(
-                        f"document is longer than Milvus' {MAX_DOCUMENT_BYTES} bytes", record_id=record.id
-                    )
-                meta[DOCUMENT_KEY] = True
+            if document is None:
+                meta = {**meta, DOCUMENT_KEY: False}
+            elif (
+                len(document) * 4 > MAX_DOCUMENT_BYTES
+                and len(document.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES
+            ):
+                raise InvalidRecordError(
+                    f"document is longer than Milvus' {MAX_DOCUMENT_BYTES} bytes", record_id=record.id
+                )
             rows.append(
                 {
                     "pk": primary_key(namespace, record.id),
@@ -273,6 +278,7 @@ class MilvusAdapter(Adapter):
                     "vid": record.id,
                     "vec": np.asarray(record.vector, dtype=np.float32).tolist(),
                     "meta": meta,
+                    "vbx": shadow_keys(record.metadata),
                     "doc": document or "",
                 }
             )

@@ -9,10 +9,10 @@ leaves (negation normal form) and uses only atoms whose complement Milvus has, c
   matches a bool against a number, nor a list against a scalar.
 * ranges ``meta["k"] > x`` match numbers only (never bools, strings, lists or a missing key); their
   complement is "not a number, or the opposite range", using the type tag written with each record.
-* presence: each record carries a type tag ``meta["_vbt_<k>"]`` (``"s" "n" "b" "l"``) per key, so
+* presence: each record carries a type tag ``vbx["t_<k>"]`` (a second JSON field) (``"s" "n" "b" "l"``) per key, so
   ``$exists`` is ``in`` / ``not in`` over the tags.
 * list fields: ``json_contains`` / ``json_contains_any`` for "some element equals"; its complement
-  uses a per-list object of element digests, ``meta["_vbl_<k>"]["<digest>"] == 1`` / ``!= 1``.
+  uses a per-list object of element digests, ``vbx["l_<k>"]["<digest>"] == 1`` / ``!= 1``.
 
 String literals are double-quoted with ``\\`` and ``"`` escaped; the Milvus tokenizer cannot carry a
 line feed or carriage return inside a literal at all, and its other backslash escapes (``\\n``,
@@ -23,7 +23,7 @@ line feed or carriage return inside a literal at all, and its other backslash es
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from vecbridge.filters import (
@@ -47,10 +47,12 @@ from vecbridge.filters import (
 from vecbridge.types import Scalar
 
 META_FIELD = "meta"
-#: Every helper key in ``meta`` starts with this (the core reserves it: user keys never do).
+#: A second JSON field with the helper keys, never read back (so ``meta`` stays the user's metadata).
+HELPER_FIELD = "vbx"
+#: Reserved keys in ``meta`` start with this (the core reserves it: user keys never do).
 RESERVED = "_vb"
-TYPE_PREFIX = "_vbt_"
-LIST_PREFIX = "_vbl_"
+TYPE_PREFIX = "t_"
+LIST_PREFIX = "l_"
 #: Type tags written per metadata key.
 TAG_STRING, TAG_NUMBER, TAG_BOOL, TAG_LIST = "s", "n", "b", "l"
 ALL_TAGS = (TAG_BOOL, TAG_LIST, TAG_NUMBER, TAG_STRING)
@@ -77,6 +79,11 @@ def type_tag(value: object) -> str:
 def field_path(name: str) -> str:
     """``meta["name"]``; field names are ``[A-Za-z_][A-Za-z0-9_]*`` (checked by the core parser)."""
     return f'{META_FIELD}["{name}"]'
+
+
+def helper_path(name: str) -> str:
+    """``vbx["name"]``: a helper key (type tag ``t_<k>`` or list digests ``l_<k>``)."""
+    return f'{HELPER_FIELD}["{name}"]'
 
 
 def quote_string(value: str) -> str:
@@ -131,7 +138,7 @@ class MilvusFilterCompiler(FilterCompiler[str]):
         text = quote_string(value)
         if not negated:
             return f"({path} == {text} or json_contains({path}, {text}))"
-        digests = field_path(LIST_PREFIX + name)
+        digests = helper_path(LIST_PREFIX + name)
         return f'({path} != {text} and {digests}["{element_digest(value)}"] != 1)'
 
     def _membership(self, node: Membership, negated: bool) -> str:
@@ -149,7 +156,7 @@ class MilvusFilterCompiler(FilterCompiler[str]):
                 parts.append(f"json_contains_any({path}, {texts})")
             else:
                 parts.append(f"{path} not in {texts}")
-                digests = field_path(LIST_PREFIX + node.field)
+                digests = helper_path(LIST_PREFIX + node.field)
                 parts.extend(f'{digests}["{element_digest(s)}"] != 1' for s in strings)
         # numbers and bools one by one: an ``in`` list must hold one type, and ints vs floats differ there
         parts.extend(f"{path} {'!=' if negated else '=='} {literal(v)}" for v in others)
@@ -174,7 +181,7 @@ class MilvusFilterCompiler(FilterCompiler[str]):
         value = literal(node.value)
         if not self._negated:
             return f"{path} {_RANGE[type(node)]} {value}"
-        tag = field_path(TYPE_PREFIX + node.field)
+        tag = helper_path(TYPE_PREFIX + node.field)
         return f'({tag} != "{TAG_NUMBER}" or {path} {_NEGATED_RANGE[type(node)]} {value})'
 
     def visit_gt(self, node: Gt) -> str:
@@ -192,7 +199,7 @@ class MilvusFilterCompiler(FilterCompiler[str]):
     def visit_exists(self, node: Exists) -> str:
         tags = "[" + ", ".join(f'"{t}"' for t in ALL_TAGS) + "]"
         present = node.exists != self._negated
-        return f"{field_path(TYPE_PREFIX + node.field)} {'in' if present else 'not in'} {tags}"
+        return f"{helper_path(TYPE_PREFIX + node.field)} {'in' if present else 'not in'} {tags}"
 
     def visit_and(self, node: And) -> str:
         parts = [self.compile(child) for child in node.children]
@@ -206,7 +213,7 @@ class MilvusFilterCompiler(FilterCompiler[str]):
         return self._under(node.child, not self._negated)
 
 
-def shadow_keys(metadata: dict[str, object]) -> dict[str, object]:
+def shadow_keys(metadata: Mapping[str, object]) -> dict[str, object]:
     """The helper keys stored next to a record's metadata: a type tag per key, element digests per list."""
     extra: dict[str, object] = {}
     for key, value in metadata.items():
