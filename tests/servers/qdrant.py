@@ -7,6 +7,8 @@ server fixture at a running server; without it the server tests are not collecte
 """
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -18,8 +20,15 @@ def qdrant_memory_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def qdrant_edge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield f"qdrant+edge://{tmp_path_factory.mktemp('qdrant-edge')}"
+def qdrant_edge_url() -> Iterator[str]:
+    # on tmpfs when there is one: the engine fsyncs its WAL on every collection create and drop,
+    # which on a busy shared disk costs more than the tests themselves
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    directory = tempfile.mkdtemp(prefix="vecbridge-qdrant-edge-", dir=base)
+    try:
+        yield f"qdrant+edge://{directory}"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,11 @@ FACTS_KEY = "_vb_facts"
 FACTS_POINT = uuid_for_id("vecbridge:collection-facts")
 CURSOR_PREFIX = "qdrant:"
 
-_DISTANCE = {Metric.COSINE: models.Distance.COSINE, Metric.DOT: models.Distance.DOT, Metric.EUCLIDEAN: models.Distance.EUCLID}
+_DISTANCE = {
+    Metric.COSINE: models.Distance.COSINE,
+    Metric.DOT: models.Distance.DOT,
+    Metric.EUCLIDEAN: models.Distance.EUCLID,
+}
 _SERVER_OPTIONS = frozenset({"api_key", "https", "timeout"})
 
 
@@ -91,8 +95,8 @@ class _SharedClients:
     one store per process, so connections share one client; a directory is closed with its last user.
     """
 
-    lock = threading.Lock()
-    clients: dict[str, tuple[AsyncQdrantClient, int]] = {}
+    lock: ClassVar[threading.Lock] = threading.Lock()
+    clients: ClassVar[dict[str, tuple[AsyncQdrantClient, int]]] = {}
 
     @classmethod
     def acquire(cls, key: str, make: Any) -> AsyncQdrantClient:
@@ -348,13 +352,15 @@ class QdrantServerAdapter(QdrantAdapter):
             raise InvalidURLError(f"{url}: a qdrant server URL needs a host, as in qdrant://127.0.0.1:6333")
         unknown = set(url.query) - _SERVER_OPTIONS
         if unknown:
-            raise InvalidURLError(f"{url}: unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(_SERVER_OPTIONS))}")
+            raise InvalidURLError(
+                f"{url}: unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(_SERVER_OPTIONS))}"
+            )
         timeout = url.get("timeout")
         grpc = url.driver == "grpc"
         client = AsyncQdrantClient(
             host=url.host,
-            port=url.port or 6333 if not grpc else 6333,
-            grpc_port=url.port or 6334 if grpc else 6334,
+            port=6333 if grpc else (url.port or 6333),
+            grpc_port=(url.port or 6334) if grpc else 6334,
             prefer_grpc=grpc,
             https=(url.get("https", "false") or "").lower() in ("1", "true", "yes"),
             api_key=url.get("api_key") or url.password,

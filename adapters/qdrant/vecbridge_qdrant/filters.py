@@ -19,7 +19,7 @@ The edge transport converts these objects to ``qdrant_edge`` types with :func:`t
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, cast
 
 from qdrant_client.http import models
 
@@ -43,7 +43,7 @@ from vecbridge.filters import (
 )
 from vecbridge.types import Scalar
 
-Condition: TypeAlias = models.FieldCondition | models.IsEmptyCondition | models.Filter
+Condition: TypeAlias = models.Condition
 
 
 def _equals(field: str, value: Scalar) -> models.FieldCondition:
@@ -67,7 +67,7 @@ class QdrantFilterCompiler(FilterCompiler[Condition]):
 
     adapter_name: ClassVar[str] = "qdrant"
 
-    def compile(self, node: FilterNode) -> models.Filter:  # type: ignore[override]
+    def compile(self, node: FilterNode) -> models.Filter:
         condition = super().compile(node)
         return condition if isinstance(condition, models.Filter) else models.Filter(must=[condition])
 
@@ -151,10 +151,10 @@ def to_edge(condition: Condition) -> Any:
     if isinstance(condition, models.FieldCondition):
         match = condition.match
         if isinstance(match, models.MatchValue):
-            value = np.bool_(match.value) if isinstance(match.value, bool) else match.value
+            value: Any = np.bool_(match.value) if isinstance(match.value, bool) else match.value
             return edge.FieldCondition(condition.key, match=edge.MatchValue(value))
         if isinstance(match, models.MatchAny):
-            return edge.FieldCondition(condition.key, match=edge.MatchAny(list(match.any)))
+            return edge.FieldCondition(condition.key, match=edge.MatchAny(cast(Any, list(match.any))))
         bounds = condition.range
         if match is None and isinstance(bounds, models.Range):
             return edge.FieldCondition(

@@ -20,9 +20,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-import numpy as np
 from qdrant_client import AsyncQdrantClient
 from qdrant_client.http import models
 
@@ -67,7 +66,9 @@ class Transport(Protocol):
 
     async def drop(self, name: str) -> None: ...
 
-    async def upsert(self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]) -> None:
+    async def upsert(
+        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+    ) -> None:
         """Insert or replace whole points; returns once the write is applied (``wait=True``)."""
         ...
 
@@ -137,7 +138,9 @@ class ClientTransport:
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
         await self.client.delete_collection(name)
 
-    async def upsert(self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]) -> None:
+    async def upsert(
+        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+    ) -> None:
         rows = vectors.tolist()
         points = [
             models.PointStruct(id=point_id, vector=row, payload=payload)
@@ -155,7 +158,8 @@ class ClientTransport:
             query_filter=filter,
             with_payload=True,
             with_vectors=with_vectors,
-            search_params=models.SearchParams(exact=exact),
+            # local mode always searches exactly (and warns about any search_params)
+            search_params=None if self.local else models.SearchParams(exact=exact),
         )
         return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector)) for p in response.points]
 
@@ -196,8 +200,8 @@ class EdgeRoot:
     fails; connections therefore share one root and the last one to close flushes and closes it.
     """
 
-    _roots: dict[str, EdgeRoot] = {}
-    _roots_lock = threading.Lock()
+    _roots: ClassVar[dict[str, EdgeRoot]] = {}
+    _roots_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -261,7 +265,9 @@ class EdgeRoot:
             hnsw = edge.HnswIndexConfig(
                 m=layout.hnsw_m, ef_construct=layout.hnsw_ef_construct or 100, full_scan_threshold=10_000
             )
-        config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=layout.dimension, distance=distance), hnsw_config=hnsw)
+        config = edge.EdgeConfig(
+            vectors=edge.EdgeVectorParams(size=layout.dimension, distance=distance), hnsw_config=hnsw
+        )
         with self.lock:
             directory = self.path / name
             if self._is_shard(directory):
@@ -318,11 +324,16 @@ class EdgeTransport:
     async def drop(self, name: str) -> None:
         await self._run(lambda: self.root.drop(name))
 
-    async def upsert(self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]) -> None:
+    async def upsert(
+        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+    ) -> None:
         import qdrant_edge as edge
 
         def write() -> None:
-            points = [edge.Point(point_id, vector, payload) for point_id, vector, payload in zip(ids, vectors, payloads)]
+            points = [
+                edge.Point(point_id, vector, payload)
+                for point_id, vector, payload in zip(ids, vectors, payloads, strict=True)
+            ]
             self.root.shard(name).update(edge.UpdateOperation.upsert_points(points))
 
         await self._run(write)
@@ -334,7 +345,7 @@ class EdgeTransport:
 
         request = edge.QueryRequest(
             limit=limit,
-            query=edge.Query.Nearest(vector),
+            query=edge.Query.Nearest(vector.tolist()),
             filter=to_edge(filter),
             with_payload=True,
             with_vector=with_vectors,
@@ -387,4 +398,3 @@ class EdgeTransport:
         request = edge.FacetRequest(key=key, limit=MAX_NAMESPACES, exact=True)
         response = await self._run(lambda: self.root.shard(name).facet(request))
         return [hit.value for hit in response.hits if isinstance(hit.value, str)]
-
