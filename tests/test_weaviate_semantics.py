@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_weaviate_golden import EXTRA_FILTERS
 from vecbridge_conformance.differential_tests import FILTER_STRATEGY, _metadata
 from vecbridge_conformance.filters_tests import DATASET, FILTERS
 from vecbridge_weaviate.adapter import scoped
@@ -160,3 +161,25 @@ def test_records_read_back_exactly(metadata: dict[str, Any], document: str | Non
     assert (record_id, read_document) == ("id ' ü", document)
     assert read_metadata == metadata
     assert [type(read_metadata[k]) for k in metadata] == [type(metadata[k]) for k in metadata]
+
+
+SPECIAL_STRINGS: list[dict[str, Any]] = [
+    {"color": " red"},
+    {"color": "red\n"},
+    {"color": "\x01red"},
+    {"color": "red"},
+    {"color": ""},
+    {"color": "naïve ü 東京"},
+    {"tags": [" red", "red"]},
+    {"tags": [""]},
+    {"n": -0.5, "flag": False},
+    {},
+]
+
+
+@pytest.mark.parametrize("case", sorted(EXTRA_FILTERS))
+def test_extra_golden_filters_select_what_the_reference_selects(case: str) -> None:
+    namespaces = ["a"] * len(SPECIAL_STRINGS)
+    for data in (SPECIAL_STRINGS, DATASET):
+        spaces = namespaces if data is SPECIAL_STRINGS else ["a"] * len(DATASET)
+        assert matching(EXTRA_FILTERS[case], data, spaces) == expected(EXTRA_FILTERS[case], data, spaces)
