@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -13,14 +15,17 @@ from vecbridge_weaviate.schema import (
     collection_name,
     facts_description,
     facts_from_description,
+    key_properties,
     object_uuid,
 )
+from weaviate.classes.config import DataType
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
 
 import vecbridge as vb
 from vecbridge.errors import (
     BackendError,
     CollectionNotFoundError,
+    InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
     UnsupportedFilterError,
@@ -129,3 +134,44 @@ def test_error_mapping() -> None:
     busy = UnexpectedStatusCodeError("busy", httpx.Response(503, json={"error": "unavailable"}))
     mapped = adapter.map_error(busy, "count")
     assert isinstance(mapped, TransientBackendError) and mapped.orig is busy
+
+
+class _SchemaOnly:
+    """Stands in for ``client.collections`` with a fixed property list (the schema-reading logic only)."""
+
+    def __init__(self, properties: list[tuple[str, DataType]]) -> None:
+        self.properties = [SimpleNamespace(name=name, data_type=data_type) for name, data_type in properties]
+
+    async def exists(self, name: str) -> bool:
+        return True
+
+    def use(self, name: str) -> Any:
+        properties = self.properties
+
+        class Config:
+            async def get(self) -> Any:
+                return SimpleNamespace(properties=properties)
+
+        return SimpleNamespace(config=Config())
+
+
+def _adapter_with_schema(properties: list[tuple[str, DataType]]) -> WeaviateAdapter:
+    adapter = WeaviateAdapter.__new__(WeaviateAdapter)
+    adapter.client = SimpleNamespace(collections=_SchemaOnly(properties))  # type: ignore[assignment]
+    adapter._keys = {}
+    return adapter
+
+
+async def test_a_key_is_known_once_all_four_typed_properties_exist() -> None:
+    complete = [(p.name, p.dataType) for p in key_properties("year")]
+    partial = [(p.name, p.dataType) for p in key_properties("color")][:2]
+    adapter = _adapter_with_schema([("_vb_id", DataType.TEXT), *complete, *partial])
+    assert await adapter._read_keys("docs") == {"year"}
+
+
+async def test_a_typed_property_of_another_type_is_an_invalid_record_error() -> None:
+    conflicting = [(p.name, DataType.INT if p.name == "n_year" else p.dataType) for p in key_properties("year")]
+    adapter = _adapter_with_schema(conflicting)
+    with pytest.raises(InvalidRecordError, match="n_year") as caught:
+        await adapter._read_keys("docs")
+    assert caught.value.field == "year"
