@@ -125,7 +125,7 @@ class PgvectorAdapter(Adapter):
             Capability.BULK_LOAD,
         }
     )
-    max_batch: ClassVar[int] = 5000
+    max_batch: ClassVar[int] = 2000
     max_concurrency: ClassVar[int] = 2
     filter_compiler = PgvectorFilterCompiler
 
@@ -133,6 +133,8 @@ class PgvectorAdapter(Adapter):
         self.schema = schema
         self.ef_search = ef_search
         self.stats = QueryStats()
+        #: (collection, namespace) pairs whose upserts met existing ids: they take the replace path directly
+        self._replacing: set[tuple[str, str]] = set()
         self.pool = psycopg_pool.AsyncConnectionPool(
             conninfo,
             min_size=pool_min,
@@ -341,24 +343,25 @@ class PgvectorAdapter(Adapter):
     # --- records ---------------------------------------------------------------------------------
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
-        """Binary COPY. Straight into the table when no id of the batch exists yet; otherwise into a
-        staging table, then ``INSERT ... ON CONFLICT DO UPDATE`` replacing whole rows."""
+        """Binary COPY, in one transaction. Straight into the table while the namespace takes new ids
+        only; when an id exists (a unique violation rolls back to a savepoint), and from then on for
+        that namespace, into a staging table, then ``INSERT ... ON CONFLICT DO UPDATE`` replacing
+        whole rows."""
         table = self._table(collection.name)
-        ids = [record.id for record in records]
+        key = (collection.name, namespace)
         async with self._connection(f"upsert into {collection.name!r}") as conn:
-            existing = await (
-                await conn.execute(
-                    sql.SQL("SELECT 1 FROM {} WHERE namespace = %s AND id = ANY(%s) LIMIT 1").format(table),
-                    (namespace, ids),
-                )
-            ).fetchone()
-            if existing is None:
+            if key not in self._replacing:
                 copy_sql = sql.SQL(
                     "COPY {} (namespace, id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
                 ).format(table)
-                async with conn.cursor().copy(copy_sql) as copy:
-                    await copy.write(copy_payload(records, collection.dimension, namespace))
-                return
+                try:
+                    async with conn.transaction(), conn.cursor().copy(copy_sql) as copy:  # in a savepoint
+                        await copy.write(copy_payload(records, collection.dimension, namespace))
+                    return
+                except pg_errors.UniqueViolation:
+                    if len(self._replacing) > 10_000:
+                        self._replacing.clear()
+                    self._replacing.add(key)
             async with conn.cursor().copy(
                 "COPY vb_stage (id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
             ) as copy:
@@ -542,6 +545,7 @@ class PgvectorBulkLoad(BulkLoad):
         self.collection = collection
 
     async def __aenter__(self) -> PgvectorBulkLoad:
+        self.adapter._replacing = {k for k in self.adapter._replacing if k[0] != self.collection.name}
         await self.adapter.drop_indexes(self.collection)
         return self
 
