@@ -242,29 +242,41 @@ class PineconeAdapter(Adapter):
         self._indexes[collection] = (host, index)
         return index
 
-    async def _call(self, collection: str, action: str, operation: Callable[[AsyncIndex], Awaitable[T]]) -> T:
-        """Run a data-plane call; a 404 means the cached host is stale or the collection is gone."""
+    async def _call(
+        self,
+        collection: str,
+        action: str,
+        operation: Callable[[AsyncIndex], Awaitable[T]],
+        *,
+        namespace_missing: Callable[[], T] | None = None,
+    ) -> T:
+        """Run a data-plane call. A 404 means a stale cached host (retried once on the fresh one), a
+        dropped collection (``CollectionNotFoundError``), or, while the index exists, a namespace
+        Pinecone does not know: then ``namespace_missing()`` is the answer (an empty result)."""
         index = await self._index(collection)
-        try:
-            with self.errors(action):
-                try:
-                    return await operation(index)
-                except NotFoundError:
-                    retry = await self._index(collection, fresh=True)
-                    if retry is index:
-                        raise
-                    index = retry
-            with self.errors(action):
+        for attempt in range(2):
+            try:
                 return await operation(index)
-        except CollectionNotFoundError:
-            self._indexes.pop(collection, None)
-            await self._describe(collection)  # raises when the collection is really gone
-            raise
+            except NotFoundError as exc:
+                fresh = await self._index(collection, fresh=True)  # CollectionNotFoundError if dropped
+                if fresh is index or attempt:
+                    if namespace_missing is not None:
+                        return namespace_missing()
+                    raise self.map_error(exc, action) from exc
+                index = fresh
+            except Exception as exc:
+                if isinstance(exc, VecbridgeError):
+                    raise
+                raise self.map_error(exc, action) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- read-your-writes --------------------------------------------------------------------------
 
-    async def _await_lsn(self, collection: CollectionSpec, namespace: str, lsn: int) -> None:
-        """Poll a query in the namespace until the index has reconciled the write at ``lsn``."""
+    async def _await_lsn(self, collection: CollectionSpec, namespace: str, lsn: int) -> bool:
+        """Poll a query in the namespace until the index has reconciled the write at ``lsn``.
+
+        Returns ``False`` (nothing confirmed) when the server reports no reconciled LSN at all.
+        """
         probe = [1.0] + [0.0] * (collection.dimension - 1)
         deadline = time.monotonic() + self.consistency_timeout
         delay = POLL_START
@@ -273,12 +285,17 @@ class PineconeAdapter(Adapter):
                 collection.name,
                 "wait for a write",
                 lambda index: index.query(top_k=1, vector=probe, namespace=namespace),
+                namespace_missing=lambda: None,
             )
+            if response is None:
+                return False  # the namespace is gone (a delete-all): the caller checks by listing
             info = response.response_info
-            if info is not None and info.is_reconciled(lsn):
-                return
+            seen = info.lsn_reconciled if info is not None else None
+            if seen is None:
+                return False
+            if seen >= lsn:
+                return True
             if time.monotonic() >= deadline:
-                seen = info.lsn_reconciled if info is not None else None
                 raise ConsistencyTimeoutError(
                     f"pinecone: a write to {collection.name!r}/{namespace!r} (LSN {lsn}) was not readable "
                     f"after {self.consistency_timeout:g} s (index reconciled up to {seen})"
@@ -293,8 +310,10 @@ class PineconeAdapter(Adapter):
         while True:
             found: set[str] = set()
             for chunk in self._fetch_chunks(ids):
-                response = await self._call(collection.name, "wait for a write", _fetching(chunk, namespace))
-                found.update(response.vectors)
+                response = await self._call(
+                    collection.name, "wait for a write", _fetching(chunk, namespace), namespace_missing=lambda: None
+                )
+                found.update(response.vectors if response is not None else {})
             if (found == set(ids)) if present else not found:
                 return
             if time.monotonic() >= deadline:
@@ -400,9 +419,8 @@ class PineconeAdapter(Adapter):
         self, collection: CollectionSpec, namespace: str, lsns: list[int | None], ids: list[str], present: bool
     ) -> None:
         known = [lsn for lsn in lsns if lsn is not None]
-        if known:
-            await self._await_lsn(collection, namespace, max(known))
-        if len(known) < len(lsns) and ids:
+        confirmed = bool(known) and len(known) == len(lsns) and await self._await_lsn(collection, namespace, max(known))
+        if not confirmed and ids:
             await self._await_ids(collection, namespace, ids, present)
 
     async def _raw_delete(self, collection: CollectionSpec, namespace: str, body: dict[str, Any]) -> int | None:
@@ -414,11 +432,9 @@ class PineconeAdapter(Adapter):
             response = await index._http.post("/vectors/delete", json={"namespace": namespace, **body})
             return extract_response_info(response).lsn_committed
 
-        try:
-            return await self._call(collection.name, f"delete from {collection.name!r}", delete)
-        except CollectionNotFoundError:
-            await self._describe(collection.name)
-            return None  # the collection exists: the namespace did not
+        return await self._call(
+            collection.name, f"delete from {collection.name!r}", delete, namespace_missing=lambda: None
+        )
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
         natives = list(dict.fromkeys(native_id(i) for i in ids))
@@ -430,9 +446,7 @@ class PineconeAdapter(Adapter):
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
         if filter is None:
             lsn = await self._raw_delete(collection, namespace, {"deleteAll": True})
-            if lsn is not None:
-                await self._await_lsn(collection, namespace, lsn)
-            else:
+            if lsn is None or not await self._await_lsn(collection, namespace, lsn):
                 await self._await_empty(collection, namespace)
             return
         # no exact serverless delete-by-filter: find the ids client-side, then delete by id
@@ -444,9 +458,12 @@ class PineconeAdapter(Adapter):
         deadline = time.monotonic() + self.consistency_timeout
         while True:
             page = await self._call(
-                collection.name, "wait for a delete", lambda index: index.list_paginated(namespace=namespace, limit=1)
+                collection.name,
+                "wait for a delete",
+                lambda index: index.list_paginated(namespace=namespace, limit=1),
+                namespace_missing=lambda: None,
             )
-            if not page.vectors:
+            if page is None or not page.vectors:
                 return
             if time.monotonic() >= deadline:
                 raise ConsistencyTimeoutError(f"pinecone: delete of {collection.name!r}/{namespace!r} not visible")
@@ -477,9 +494,10 @@ class PineconeAdapter(Adapter):
                 include_metadata=True,
                 include_values=include_vectors or euclidean,
             ),
+            namespace_missing=lambda: None,
         )
-        matches = []
-        for match in response.matches:
+        matches: list[Match] = []
+        for match in response.matches if response is not None else []:
             record_id, metadata, document = decode_metadata(match.id, match.metadata)
             values = decode_values(match.values, match.metadata) if match.values else None
             score = float(match.score)
@@ -519,8 +537,13 @@ class PineconeAdapter(Adapter):
     ) -> dict[str, Record]:
         found: dict[str, Record] = {}
         for chunk in self._fetch_chunks(natives):
-            response = await self._call(collection.name, f"fetch from {collection.name!r}", _fetching(chunk, namespace))
-            for native, vector in response.vectors.items():
+            response = await self._call(
+                collection.name,
+                f"fetch from {collection.name!r}",
+                _fetching(chunk, namespace),
+                namespace_missing=lambda: None,
+            )
+            for native, vector in (response.vectors if response is not None else {}).items():
                 record_id, metadata, document = decode_metadata(native, vector.metadata)
                 values = (
                     decode_values(vector.values, vector.metadata) if include_vectors else np.zeros(0, dtype=np.float32)
@@ -543,7 +566,10 @@ class PineconeAdapter(Adapter):
             collection.name,
             f"list {collection.name!r}",
             lambda index: index.list_paginated(namespace=namespace, limit=LIST_PAGE, pagination_token=token),
+            namespace_missing=lambda: None,
         )
+        if page is None:
+            return [], None
         natives = [item.id for item in page.vectors if item.id is not None]
         following = page.pagination.next if page.pagination is not None else None
         return natives, following or None
