@@ -81,6 +81,8 @@ async def run(dsn: str, count: int, dimension: int, repeat: int, rounds: int) ->
     ids = [f"doc-{i}" for i in range(count)]
     metadatas = [metadata_of(i) for i in range(count)]
     documents = [f"text of document {i}" for i in range(count)]
+    async with vb.connect(url):  # creates the vector extension on a fresh server
+        pass
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         version = (await (await conn.execute("SHOW server_version")).fetchone() or ("?",))[0]
         ext = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).fetchone()
