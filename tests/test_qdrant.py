@@ -5,7 +5,9 @@
 * the filter rules Qdrant gets wrong by default (int vs float, bools, missing fields) hold.
 """
 
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +113,35 @@ async def test_edge_engine_matches_reference_engine(qdrant_edge_url: str, metric
     for expected, got in zip(reference, edge, strict=True):
         assert [i for i, _ in got] == [i for i, _ in expected]
         np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], atol=1e-4, rtol=0)
+
+
+async def test_local_mode_directory_persists(tmp_path: Path) -> None:
+    url = f"qdrant+local://{tmp_path}"
+    async with vb.connect(url) as store:
+        docs = await store.create_collection("vbq_persist", dimension=3, metric="euclidean", embedding_model="m")
+        await docs.upsert([vb.Record(id="a", vector=[1.0, 2.0, 3.0], metadata={"k": "v"}, document="text")])
+    async with vb.connect(url) as store:
+        info = await store.describe_collection("vbq_persist")
+        assert (info.dimension, info.metric, info.embedding_model, info.count) == (3, vb.Metric.EUCLIDEAN, "m", 1)
+        [record] = await store.collection("vbq_persist").get(["a"], include_vectors=True)
+        assert (record.metadata, record.document, list(record.vector)) == ({"k": "v"}, "text", [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["qdrant+nosuch://x", "qdrant://127.0.0.1:6333?colour=red", "qdrant+edge://host/dir", "qdrant+memory:///dir"],
+)
+async def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(vb.InvalidURLError):
+        async with vb.connect(url):
+            pass
+
+
+async def test_unreachable_server_is_a_transient_backend_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with vb.connect(f"qdrant://127.0.0.1:{port}?timeout=2") as store:
+        with pytest.raises(vb.TransientBackendError) as caught:
+            await store.adapter.list_collections()
+        assert caught.value.orig is not None

@@ -25,7 +25,6 @@ How the contract maps onto Qdrant:
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Sequence
@@ -51,7 +50,7 @@ from vecbridge_qdrant.filters import QdrantFilterCompiler, with_namespace
 from vecbridge_qdrant.transport import ClientTransport, EdgeTransport, Hit, Layout, Transport
 
 FACTS_KEY = "_vb_facts"
-#: Point id of the reserved point holding a collection's facts (record ids hash a JSON list, never this).
+#: Point id of the reserved point holding a collection's facts (record point ids hash ``<digits>:...``).
 FACTS_POINT = uuid_for_id("vecbridge:collection-facts")
 CURSOR_PREFIX = "qdrant:"
 
@@ -64,8 +63,9 @@ _SERVER_OPTIONS = frozenset({"api_key", "https", "timeout"})
 
 
 def point_id(namespace: str, record_id: str) -> str:
-    """The point id of a record: distinct for every (namespace, id) pair."""
-    return uuid_for_id(json.dumps([namespace, record_id], ensure_ascii=False))
+    """The point id of a record: distinct for every (namespace, id) pair (the length prefix makes
+    ``namespace:id`` unambiguous, and never equals the facts point's name)."""
+    return uuid_for_id(f"{len(namespace)}:{namespace}:{record_id}")
 
 
 def encode_cursor(offset: str) -> str:
