@@ -123,7 +123,7 @@ async def test_local_mode_directory_persists(tmp_path: Path) -> None:
     async with vb.connect(url) as store:
         info = await store.describe_collection("vbq_persist")
         assert (info.dimension, info.metric, info.embedding_model, info.count) == (3, vb.Metric.EUCLIDEAN, "m", 1)
-        [record] = await store.collection("vbq_persist").get(["a"], include_vectors=True)
+        [record] = await store.collection("vbq_persist").get(["a"])
         assert (record.metadata, record.document, list(record.vector)) == ({"k": "v"}, "text", [1.0, 2.0, 3.0])
 
 

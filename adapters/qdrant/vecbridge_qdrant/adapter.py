@@ -365,6 +365,8 @@ class QdrantServerAdapter(QdrantAdapter):
             https=(url.get("https", "false") or "").lower() in ("1", "true", "yes"),
             api_key=url.get("api_key") or url.password,
             timeout=int(timeout) if timeout else None,
+            # the version check is a blocking request made in the constructor, on the event loop
+            check_compatibility=False,
         )
         return ClientTransport(client, local=False)
 
