@@ -88,6 +88,9 @@ class Store:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        """The connected adapter's flags: ``connect`` may return a subclass per URL variant (``qdrant+edge``)."""
+        if self._adapter is not None:
+            return type(self._adapter).capabilities
         return self._adapter_class.capabilities
 
     async def open(self) -> Store:
