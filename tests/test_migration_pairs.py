@@ -2,13 +2,16 @@
 
 The backends are the reference engine (``memory://``) plus every engine with a server fixture
 ``<name>_url`` in ``tests/servers/``: a fixture that exists is required (its failure to start is a
-test error, never a skip). Each pair copies the same source data with ``verify="full"`` and then
+test error, never a skip). Qdrant and Weaviate servers cannot run here: their fixtures only read a
+URL from the environment (``SERVER_ONLY``); when it is unset, Qdrant is tested through its real
+engine embedded in-process (``qdrant_edge_url``) and Weaviate has no engine to test. Each pair copies the same source data with ``verify="full"`` and then
 checks, independently of the verifier, that tricky records came back exactly (types included).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import tempfile
 import uuid
@@ -28,17 +31,31 @@ DIMENSION = 16
 NAMESPACES = ("default", "tenant-b")
 
 
-def _server_backends() -> list[str]:
-    """``local`` (reference engine on disk) and each ``tests/servers/<db>.py`` defining the fixture ``<db>_url``."""
-    names = ["local"]
+#: Engines whose server cannot run here: a fixture that only reads a URL from this variable. Their
+#: pairs join the matrix when it is set (CI with a server); without it no engine of theirs exists.
+SERVER_ONLY = {"qdrant": "VECBRIDGE_QDRANT_URL", "weaviate": "VECBRIDGE_WEAVIATE_URL"}
+#: Without a server, the real engine embedded in-process stands in (qdrant-edge is Qdrant's own engine).
+IN_PROCESS = {"qdrant": "qdrant_edge_url"}
+
+
+def _server_backends() -> dict[str, str]:
+    """Backend name -> fixture: ``local`` and each ``tests/servers/<db>.py`` defining ``<db>_url``."""
+    found = {"local": "local_url"}
     for module in sorted(SERVERS.glob("*.py")):
-        fixture = re.compile(rf"@pytest\.fixture[^\n]*\n(?:@[^\n]*\n)*def {re.escape(module.stem)}_url\(")
-        if fixture.search(module.read_text()):
-            names.append(module.stem)
-    return names
+        name = module.stem
+        fixture = re.compile(rf"@pytest\.fixture[^\n]*\n(?:@[^\n]*\n)*def {re.escape(name)}_url\(")
+        if not fixture.search(module.read_text()):
+            continue
+        if name in SERVER_ONLY and not os.environ.get(SERVER_ONLY[name]):
+            if name in IN_PROCESS:
+                found[name] = IN_PROCESS[name]
+            continue
+        found[name] = f"{name}_url"
+    return found
 
 
-BACKENDS = ["memory", *_server_backends()]
+FIXTURES = {"memory": "", **_server_backends()}
+BACKENDS = list(FIXTURES)
 PAIRS = [(src, dst) for src in BACKENDS for dst in BACKENDS]
 
 
@@ -85,7 +102,7 @@ def source_records(namespace: str, count: int, seed: int) -> list[vb.Record]:
 def backend_url(request: pytest.FixtureRequest, name: str) -> str:
     if name == "memory":
         return "memory://vbmig"
-    url: str = request.getfixturevalue(f"{name}_url")
+    url: str = request.getfixturevalue(FIXTURES[name])
     return url
 
 
