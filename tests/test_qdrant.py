@@ -14,6 +14,7 @@ import pytest
 from vecbridge_qdrant.adapter import point_id
 
 import vecbridge as vb
+from vecbridge.adapter import Capability
 from vecbridge.filters import evaluate, parse_filter
 
 ODD_IDS = ["doc 1", "ключ", "a/b?c", "x" * 300, "quote \"q\" 's'", "emoji 🚀", "tab\there"]
@@ -145,3 +146,10 @@ async def test_unreachable_server_is_a_transient_backend_error() -> None:
         with pytest.raises(vb.TransientBackendError) as caught:
             await store.adapter.list_collections()
         assert caught.value.orig is not None
+
+
+async def test_capabilities_follow_the_url_variant(qdrant_memory_url: str, qdrant_edge_url: str) -> None:
+    async with vb.connect(qdrant_edge_url) as edge_store, vb.connect(qdrant_memory_url) as memory_store:
+        assert {Capability.PERSISTENT, Capability.EXACT_SEARCH} <= edge_store.capabilities
+        assert Capability.NORMALIZES_COSINE_VECTORS in memory_store.capabilities
+        assert Capability.PERSISTENT not in memory_store.capabilities
