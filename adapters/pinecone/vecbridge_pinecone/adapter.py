@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
@@ -574,20 +575,38 @@ class PineconeAdapter(Adapter):
         following = page.pagination.next if page.pagination is not None else None
         return natives, following or None
 
+    async def _pages(
+        self, collection: CollectionSpec, namespace: str, token: str | None, include_vectors: bool
+    ) -> AsyncGenerator[tuple[str | None, list[str], dict[str, Record], str | None], None]:
+        """(token, ids, fetched records, next token) per ``list`` page from ``token``; the next page
+        is listed while the current one is fetched."""
+        listing = asyncio.ensure_future(self._list_page(collection, namespace, token))
+        try:
+            while True:
+                natives, following = await listing
+                if following is not None:
+                    listing = asyncio.ensure_future(self._list_page(collection, namespace, following))
+                found = await self._fetch(collection, namespace, natives, include_vectors)
+                yield token, natives, found, following
+                if following is None:
+                    return
+                token = following
+        finally:
+            if not listing.done():
+                listing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, VecbridgeError):
+                    await listing
+
     async def _records(
         self, collection: CollectionSpec, namespace: str, node: FilterNode | None, include_vectors: bool
     ) -> AsyncIterator[tuple[str, Record]]:
         """Every (native id, record) of the namespace matching ``node``, by list + fetch."""
-        token: str | None = None
-        while True:
-            natives, token = await self._list_page(collection, namespace, token)
-            found = await self._fetch(collection, namespace, natives, include_vectors)
-            for native in natives:
-                record = found.get(native)
-                if record is not None and (node is None or evaluate(node, record.metadata)):
-                    yield native, record
-            if token is None:
-                return
+        async with contextlib.aclosing(self._pages(collection, namespace, None, include_vectors)) as pages:
+            async for _, natives, found, _ in pages:
+                for native in natives:
+                    record = found.get(native)
+                    if record is not None and (node is None or evaluate(node, record.metadata)):
+                        yield native, record
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
         if filter is None:
@@ -609,22 +628,18 @@ class PineconeAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
-        token, skip = (None, 0) if cursor is None else _decode_cursor(cursor)
+        start, skip = (None, 0) if cursor is None else _decode_cursor(cursor)
         node = filter.node if filter is not None else None
         records: list[Record] = []
-        while True:
-            natives, following = await self._list_page(collection, namespace, token)
-            natives = natives[skip:]
-            found = await self._fetch(collection, namespace, natives, include_vectors)
-            for position, native in enumerate(natives):
-                record = found.get(native)
-                if record is not None and (node is None or evaluate(node, record.metadata)):
-                    records.append(record)
-                if len(records) >= page_size:
-                    rest = len(natives) - position - 1
-                    if rest:
-                        return Page(records, _encode_cursor(token, skip + position + 1))
-                    return Page(records, None if following is None else _encode_cursor(following, 0))
-            if following is None:
-                return Page(records, None)
-            token, skip = following, 0
+        async with contextlib.aclosing(self._pages(collection, namespace, start, include_vectors)) as pages:
+            async for token, natives, found, following in pages:
+                for position in range(skip, len(natives)):
+                    record = found.get(natives[position])
+                    if record is not None and (node is None or evaluate(node, record.metadata)):
+                        records.append(record)
+                    if len(records) >= page_size:
+                        if position + 1 < len(natives):
+                            return Page(records, _encode_cursor(token, position + 1))
+                        return Page(records, None if following is None else _encode_cursor(following, 0))
+                skip = 0
+        return Page(records, None)
