@@ -261,3 +261,26 @@ def test_live_suite_without_a_key_is_an_error_not_a_skip() -> None:
     assert result.returncode != 0
     assert "1 error" in result.stdout and "Pinecone is not configured" in result.stdout
     assert "skipped" not in result.stdout
+
+
+async def test_the_server_takes_the_hostile_reading_the_compiler_guards_against(
+    collection: vb.Collection, sdk: AsyncPinecone
+) -> None:
+    """Raw ``$ne`` skips a missing field and ``$in`` refuses booleans here; through vecbridge both are exact."""
+    await collection.upsert(
+        [
+            vb.Record(id="red", vector=[1.0, 0.0, 0.0, 0.0], metadata={"color": "red", "flag": True}),
+            vb.Record(id="blue", vector=[0.0, 1.0, 0.0, 0.0], metadata={"color": "blue", "flag": False}),
+            vb.Record(id="none", vector=[0.0, 0.0, 1.0, 0.0]),
+        ]
+    )
+    index = _index(sdk, await _host(sdk, "vbt-pinecone"))
+    raw = await index.query(top_k=3, vector=[1.0, 1.0, 1.0, 0.0], namespace="default", filter={"color": {"$ne": "red"}})
+    assert {m.id for m in raw.matches} == {"blue"}
+    with pytest.raises(Exception, match="strings or numbers"):
+        await index.query(top_k=3, vector=[1.0, 1.0, 1.0, 0.0], namespace="default", filter={"flag": {"$in": [True]}})
+    await index.close()
+    ne = await collection.query([1.0, 1.0, 1.0, 0.0], top_k=3, filter={"color": {"$ne": "red"}})
+    assert {m.id for m in ne} == {"blue", "none"}
+    flags = await collection.query([1.0, 1.0, 1.0, 0.0], top_k=3, filter={"flag": {"$in": [True]}})
+    assert {m.id for m in flags} == {"red"}
