@@ -286,7 +286,7 @@ async def test_set_local_settings_apply_after_psycopg_auto_prepares(
             compiled = adapter.compile_filter(parse_filter({"group": "g3"}), spec)
             _, params = adapter._query_sql(spec, "default", vectors[0], top_k, compiled)
             # EXECUTE's arguments cannot be bound parameters: spell them out (test-only, values we made)
-            arguments = sql.SQL("{}::vector, {}::text, {}::jsonb[], {}::bigint").format(*map(sql.Literal, params))
+            arguments = sql.SQL("{}::vector, {}::text, {}::jsonb[]").format(*map(sql.Literal, params))
             async with conn.transaction():
                 await conn.execute(*settings)
                 await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")

@@ -411,11 +411,19 @@ class PgvectorAdapter(Adapter):
     ) -> tuple[sql.Composed, tuple[Any, ...]]:
         where, params = self._where(namespace, filter)
         columns = self._columns(include_vectors)
+        # LIMIT is a literal (a validated int): a bound LIMIT makes PostgreSQL plan every execution anew
         statement = sql.SQL(
-            "SELECT * FROM (SELECT {columns}, embedding {op} %s AS distance FROM {t} WHERE {where} "
-            "ORDER BY distance LIMIT %s) AS hits ORDER BY distance"
-        ).format(columns=columns, op=sql.SQL(_OPERATOR[collection.metric]), t=self._table(collection.name), where=where)
-        return statement, (vector, *params, top_k)
+            "SELECT {columns}, embedding {op} %s AS distance FROM {t} WHERE {where} ORDER BY distance LIMIT {k}"
+        ).format(
+            columns=columns,
+            op=sql.SQL(_OPERATOR[collection.metric]),
+            t=self._table(collection.name),
+            where=where,
+            k=sql.Literal(int(top_k)),
+        )
+        if isinstance(collection.index, IVF):  # ivfflat's iterative scan returns rows in relaxed order
+            statement = sql.SQL("SELECT * FROM ({}) AS hits ORDER BY distance").format(statement)
+        return statement, (vector, *params)
 
     async def query(
         self,
