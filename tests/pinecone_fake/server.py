@@ -10,8 +10,9 @@ unknown namespace is a 404, a new index is "Initializing" for a moment and a del
 "Terminating".
 
 LSN headers: writes answer ``x-pinecone-lsn-committed`` (the write's position in the index log);
-queries answer ``x-pinecone-lsn-reconciled`` (the last position applied). Fetch, list and stats
-answer no LSN, like the real service; they read the applied state.
+queries answer ``x-pinecone-lsn-reconciled`` (the last position applied to the index). Fetch, list and
+stats answer no LSN, like the real service, and see writes earlier than queries do (after half the
+delay): "fetch and search see a new write at different times" (SDK ``ResponseInfo`` docs).
 """
 
 from __future__ import annotations
@@ -65,27 +66,37 @@ class FakeIndex:
     deletion_protection: str
     created: float = field(default_factory=time.monotonic)
     deleted: float | None = None
+    #: what queries see (the index)
     engine: Engine = field(default_factory=Engine)
+    #: what fetch, list and stats see: the same log, applied after half the delay
+    reads: Engine = field(default_factory=Engine)
     committed: int = 0
     applied: int = 0
-    pending: list[tuple[int, float, Callable[[], None]]] = field(default_factory=list)
+    pending: list[tuple[int, float, Callable[[Engine], None]]] = field(default_factory=list)
+    pending_reads: list[tuple[int, float, Callable[[Engine], None]]] = field(default_factory=list)
     namespaces: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         spec = CollectionSpec(DATA, self.dimension, METRICS[self.metric], Flat())
-        self.engine.apply({"op": "create", "spec": spec.to_dict()}, None)
+        for engine in (self.engine, self.reads):
+            engine.apply({"op": "create", "spec": spec.to_dict()}, None)
 
     def settle(self) -> None:
-        """Apply every acknowledged write whose visibility delay has passed, in log order."""
+        """Apply every acknowledged write whose visibility delay has passed, in log order, to each view."""
         now = time.monotonic()
+        while self.pending_reads and self.pending_reads[0][1] <= now:
+            self.pending_reads.pop(0)[2](self.reads)
         while self.pending and self.pending[0][1] <= now:
             lsn, _, apply = self.pending.pop(0)
-            apply()
+            apply(self.engine)
             self.applied = lsn
 
-    def log(self, apply: Callable[[], None], delay: float) -> int:
+    def log(self, apply: Callable[[Engine], None], delay: float) -> int:
+        """Acknowledge a write: fetch/list/stats see it after ``delay / 2``, queries after ``delay``."""
         self.committed += 1
-        self.pending.append((self.committed, time.monotonic() + delay, apply))
+        now = time.monotonic()
+        self.pending_reads.append((self.committed, now + delay / 2, apply))
+        self.pending.append((self.committed, now + delay, apply))
         self.settle()
         return self.committed
 
@@ -273,11 +284,11 @@ class FakePinecone:
             "documents": [None] * len(ids),
         }
         index.namespaces.add(namespace)
-        lsn = index.log(lambda: index.engine.apply(header, matrix), self.visibility_delay)
+        lsn = index.log(lambda engine: engine.apply(header, matrix), self.visibility_delay)
         return 200, {"upsertedCount": len(vectors)}, lsn
 
     def _ids_matching(self, index: FakeIndex, namespace: str, filter_: Any) -> list[str]:
-        space = index.engine.data[DATA].get(namespace)
+        space = index.reads.data[DATA].get(namespace)
         if space is None:
             return []
         return [space.ids[row] for row, md in enumerate(space.metadata) if matches(filter_, md)]
@@ -303,12 +314,12 @@ class FakePinecone:
             doomed = None
             index.namespaces.discard(namespace)
 
-        def apply() -> None:
+        def apply(engine: Engine) -> None:
             targets = doomed
             if targets is None:
-                space = index.engine.data[DATA].get(namespace)
+                space = engine.data[DATA].get(namespace)
                 targets = list(space.ids) if space is not None else []
-            index.engine.apply({"op": "delete", "collection": DATA, "namespace": namespace, "ids": targets}, None)
+            engine.apply({"op": "delete", "collection": DATA, "namespace": namespace, "ids": targets}, None)
 
         return 200, {}, index.log(apply, self.visibility_delay)
 
@@ -353,7 +364,7 @@ class FakePinecone:
         ids = params.get("ids") or []
         if not ids:
             raise ApiFailure(400, "INVALID_ARGUMENT", "ids are required")
-        space = index.engine.data[DATA].get(namespace)
+        space = index.reads.data[DATA].get(namespace)
         vectors: dict[str, Any] = {}
         for record_id in ids:
             if space is not None and record_id in space.rows:
@@ -382,7 +393,7 @@ class FakePinecone:
                 after = base64.urlsafe_b64decode(token.encode()).decode()
             except ValueError:
                 raise ApiFailure(400, "INVALID_ARGUMENT", "bad pagination token") from None
-        space = index.engine.data[DATA].get(namespace)
+        space = index.reads.data[DATA].get(namespace)
         ordered = [i for i in (space.sorted_ids() if space is not None else []) if i.startswith(prefix) and i > after]
         page = ordered[:limit]
         body: dict[str, Any] = {"vectors": [{"id": i} for i in page], "namespace": namespace, "usage": {"readUnits": 1}}
@@ -396,9 +407,7 @@ class FakePinecone:
             raise ApiFailure(
                 400, "INVALID_ARGUMENT", "serverless indexes do not support describe_index_stats with a filter"
             )
-        namespaces = {
-            name: {"vectorCount": len(space)} for name, space in index.engine.data[DATA].items() if len(space)
-        }
+        namespaces = {name: {"vectorCount": len(space)} for name, space in index.reads.data[DATA].items() if len(space)}
         return 200, {
             "namespaces": namespaces,
             "dimension": index.dimension,
