@@ -4,6 +4,7 @@ consistency handling, URLs, and the live-mode guard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -284,3 +285,30 @@ async def test_the_server_takes_the_hostile_reading_the_compiler_guards_against(
     assert {m.id for m in ne} == {"blue", "none"}
     flags = await collection.query([1.0, 1.0, 1.0, 0.0], top_k=3, filter={"flag": {"$in": [True]}})
     assert {m.id for m in flags} == {"red"}
+
+
+async def test_an_index_vecbridge_did_not_create_can_be_read(store: vb.Store, sdk: AsyncPinecone) -> None:
+    """Migrating away from an existing Pinecone index: facts come from its schema, records read as written."""
+    from pinecone import ServerlessSpec
+
+    await sdk.create_index(
+        name="legacy-idx", dimension=3, metric="dotproduct", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
+    try:
+        index = _index(sdk, await _host(sdk, "legacy-idx"))
+        written = await index.upsert(
+            vectors=[("doc-1", [1.0, 2.0, 3.0], {"genre": "drama", "year": 2020})], namespace="default"
+        )
+        lsn = written.response_info.lsn_committed
+        while not (await index.query(top_k=1, vector=[1.0, 0, 0], namespace="default")).response_info.is_reconciled(
+            lsn
+        ):
+            await asyncio.sleep(0.01)  # the raw SDK write is eventually visible: wait like its docs say
+        await index.close()
+        info = await store.describe_collection("legacy_idx")
+        assert (info.dimension, info.metric) == (3, vb.Metric.DOT)
+        assert "legacy_idx" not in {spec.name for spec in await store.list_collections()}  # not tagged as ours
+        records = await store.collection("legacy_idx").get(["doc-1"])
+        assert [(r.id, r.metadata["genre"], r.metadata["year"]) for r in records] == [("doc-1", "drama", 2020)]
+    finally:
+        await sdk.delete_index("legacy-idx", timeout=-1)

@@ -71,7 +71,6 @@ from vecbridge.filters import FilterNode, evaluate
 from vecbridge.types import CollectionSpec, FloatArray, Match, Metric, Page, Record
 from vecbridge.url import URL
 from vecbridge_pinecone.codec import (
-    METRIC_FROM_PINECONE,
     METRIC_TO_PINECONE,
     decode_metadata,
     decode_values,
@@ -379,11 +378,7 @@ class PineconeAdapter(Adapter):
         return [self._spec_of(model) for model in models if is_vecbridge_index(model.tags)]
 
     async def describe_collection(self, name: str) -> CollectionSpec:
-        model = await self._describe(name)
-        spec = self._spec_of(model)
-        if spec.metric not in METRIC_FROM_PINECONE.values():  # pragma: no cover - guarded by the mapping
-            raise BackendError(f"pinecone: unknown metric of {name!r}")
-        return spec
+        return self._spec_of(await self._describe(name))
 
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
         stats = await self._call(collection.name, "list namespaces", lambda index: index.describe_index_stats())
