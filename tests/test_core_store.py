@@ -273,6 +273,7 @@ def test_urls_parse_into_an_immutable_object() -> None:
     )
     assert url.get("api_key_env") == "KEY"
     assert "p@ss" not in str(url)
+    assert str(URL.parse("pinecone://h?api_key=s3cret&api_key_env=KEY")) == "pinecone://h?api_key=***&api_key_env=KEY"
 
 
 async def test_named_memory_stores_are_shared_and_unnamed_ones_private() -> None:

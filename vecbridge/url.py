@@ -11,6 +11,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from vecbridge.errors import InvalidURLError
 
 _SCHEME = re.compile(r"[a-z][a-z0-9-]*(\+[a-z][a-z0-9-]*)?")
+_SECRET = re.compile(r"(key|token|secret|password)", re.IGNORECASE)
+
+
+def _is_secret(option: str) -> bool:
+    """Query options holding a credential (``api_key``, ``token``), masked like the password;
+    ``*_env`` options name an environment variable and are shown."""
+    return bool(_SECRET.search(option)) and not option.endswith("_env")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,9 @@ class URL:
         host = self.host or ""
         if self.port is not None:
             host += f":{self.port}"
-        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.query.items())
+        query = "&".join(
+            f"{quote(k)}={'***' if hide_password and _is_secret(k) else quote(v)}" for k, v in self.query.items()
+        )
         return f"{self.scheme}://{auth}{host}{quote(self.path)}" + (f"?{query}" if query else "")
 
     def __str__(self) -> str:
