@@ -79,6 +79,11 @@ class Adapter(ABC):
     filter_compiler: ClassVar[type[FilterCompiler[Any]]] = FilterCompiler
 
     @classmethod
+    def variant(cls, url: URL) -> type[Adapter]:
+        """The class serving ``url`` when a driver (``qdrant+edge``) changes the capabilities; default: ``cls``."""
+        return cls
+
+    @classmethod
     @abstractmethod
     async def connect(cls, url: URL) -> Adapter:
         """Open connections for ``url``; raise ``InvalidURLError`` for options this backend does not know."""

@@ -77,7 +77,7 @@ class Store:
 
     def __init__(self, url: str | URL) -> None:
         self.url = url if isinstance(url, URL) else URL.parse(url)
-        self._adapter_class = adapter_for(self.url.backend)
+        self._adapter_class = adapter_for(self.url.backend).variant(self.url)
         self._adapter: Adapter | None = None
 
     @property

@@ -236,7 +236,8 @@ class SuiteBase:
 
     @pytest.fixture
     def adapter_class(self, backend_url: str) -> type[Adapter]:
-        return adapter_for(URL.parse(backend_url).backend)
+        url = URL.parse(backend_url)
+        return adapter_for(url.backend).variant(url)
 
     @pytest.fixture(autouse=True)
     def _vb_capability_gate(self, request: pytest.FixtureRequest, adapter_class: type[Adapter]) -> None:
