@@ -1009,20 +1009,23 @@ async def migrate(
     started = time.perf_counter()
     if not checkpoint.copy_complete:
         try:
-            report.copied = await _copy(
-                plan,
-                source,
-                destination,
-                checkpoint,
-                filter=filter,
-                page_size=page_size,
-                writers=writer_count,
-                queue_size=queue_size if queue_size is not None else 2 * writer_count,
-                retries=retries,
-                retry_delay=retry_delay,
-                sample=sample,
-                on_progress=on_progress,
-            )
+            # index builds deferred to the end where the destination supports it (pgvector: ~400x faster
+            # loading); a killed run leaves the indexes dropped and the resumed run builds them at its end
+            async with destination.bulk_load():
+                report.copied = await _copy(
+                    plan,
+                    source,
+                    destination,
+                    checkpoint,
+                    filter=filter,
+                    page_size=page_size,
+                    writers=writer_count,
+                    queue_size=queue_size if queue_size is not None else 2 * writer_count,
+                    retries=retries,
+                    retry_delay=retry_delay,
+                    sample=sample,
+                    on_progress=on_progress,
+                )
         except BaseExceptionGroup as group:
             first = _first_error(group)
             if not isinstance(first, Exception):

@@ -225,17 +225,18 @@ async def import_parquet(
     summary = TransferSummary(path=str(path), collection=spec)
     done = 0
     parquet = pq.ParquetFile(str(path))
-    for batch in parquet.iter_batches(batch_size=batch_size):
-        grouped: dict[str, list[Record]] = {}
-        for namespace, record in _records(batch, stored.dimension):
-            if wanted is None or namespace in wanted:
-                grouped.setdefault(namespace, []).append(record)
-        for namespace, records in grouped.items():
-            await target.with_namespace(namespace).upsert(records)
-            summary.counts[namespace] = summary.counts.get(namespace, 0) + len(records)
-            done += len(records)
-        if on_progress is not None:
-            on_progress("import", done, total)
+    async with target.bulk_load():  # index builds deferred to the end where the backend supports it
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            grouped: dict[str, list[Record]] = {}
+            for namespace, record in _records(batch, stored.dimension):
+                if wanted is None or namespace in wanted:
+                    grouped.setdefault(namespace, []).append(record)
+            for namespace, records in grouped.items():
+                await target.with_namespace(namespace).upsert(records)
+                summary.counts[namespace] = summary.counts.get(namespace, 0) + len(records)
+                done += len(records)
+            if on_progress is not None:
+                on_progress("import", done, total)
     if not prior:  # into an empty collection: each namespace must now hold exactly the file's rows
         for namespace, rows in summary.counts.items():
             actual = await target.with_namespace(namespace).count()
