@@ -38,12 +38,25 @@ def stop_lite_server(db_file: Path) -> None:
     with contextlib.suppress(Exception):  # the PID check below still stops it
         from milvus_lite.server_manager import server_manager_instance
 
-        server_manager_instance.release_all()
+        if str(db_file.resolve()) in server_manager_instance._servers:  # it warns about a file it never served
+            server_manager_instance.release_server(str(db_file))
     for pid in _lite_server_pids(db_file):
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
+
+
+@contextlib.contextmanager
+def _lite_database() -> Iterator[str]:
+    """A fresh Milvus Lite database file; its server process is stopped and the file removed after."""
+    directory = Path(tempfile.mkdtemp(prefix="vb-milvus-"))
+    db_file = directory / "vb.db"
+    try:
+        yield f"milvus+lite://{db_file}"
+    finally:
+        stop_lite_server(db_file)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +66,21 @@ def milvus_url() -> Iterator[str]:
     if given:
         yield given
         return
-    directory = Path(tempfile.mkdtemp(prefix="vb-milvus-"))
-    db_file = directory / "vb.db"
-    try:
-        yield f"milvus+lite://{db_file}"
-    finally:
-        stop_lite_server(db_file)
-        shutil.rmtree(directory, ignore_errors=True)
+    with _lite_database() as url:
+        yield url
+
+
+@pytest.fixture
+def milvus_private_url() -> Iterator[str]:
+    """A Milvus this test process never opens itself, for a test that hands it to a subprocess.
+
+    Milvus Lite lets one process at a time open a database file, and the session's ``milvus_url``
+    file is held by this process once any test has used it. A server given by
+    ``VECBRIDGE_MILVUS_URL`` accepts any number of clients and is used as is.
+    """
+    given = os.environ.get("VECBRIDGE_MILVUS_URL")
+    if given:
+        yield given
+        return
+    with _lite_database() as url:
+        yield url
