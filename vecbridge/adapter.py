@@ -143,6 +143,25 @@ class Adapter(ABC):
     # --- records (conformance: UpsertTests QueryTests ScoreTests FilterTests DeleteTests CountTests
     # ScanTests NamespaceTests ConsistencyTests DifferentialTests) -----------------------------------
 
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        """Raise ``InvalidRecordError(..., record_id=record.id, field=...)`` when this backend cannot hold
+        ``record`` whole because of a limit of its own (a document longer than a text column, metadata
+        over a per-record size cap); the default: every valid record fits.
+
+        Why a hook and not a check inside :meth:`upsert`: the core calls it on every validated record
+        of a list upsert before the first write, so an unfit record fails the call with nothing written
+        (a check inside ``upsert`` runs per batch, after earlier batches were written). The migration
+        plan calls it on the source's records read *without* vectors (``record.vector`` may be empty):
+        look at the id, metadata and document only, never the vector. Pure and cheap: no I/O.
+        Conformance: none (a backend limit, not the contract); the core pins the nothing-written rule.
+        """
+        return None
+
+    @classmethod
+    def has_record_limits(cls) -> bool:
+        """Whether this adapter overrides :meth:`check_storable`; the core skips the per-record loop otherwise."""
+        return cls.check_storable is not Adapter.check_storable
+
     @abstractmethod
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
         """Insert or wholly replace (never merge) up to ``max_batch`` validated records with distinct ids.

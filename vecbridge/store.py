@@ -248,8 +248,9 @@ class Collection:
     ) -> int:
         """Insert or wholly replace records; returns how many were written.
 
-        A list (or any iterable) is validated entirely before the first write, so a bad record
-        writes nothing. An async iterable streams: each batch is validated before it is written,
+        A list (or any iterable) is validated entirely, and checked against the backend's record
+        limits (``Adapter.check_storable``), before the first write, so a bad or unfit record writes
+        nothing. An async iterable streams: each batch is validated and checked before it is written,
         and a failure after the first batch raises ``PartialWriteError`` naming what was written.
         Within one call the last record of an id wins.
         """
@@ -262,6 +263,9 @@ class Collection:
             planned: list[str] | None = None
         else:
             validated = list({record.id: record for record in check_records(records, spec)}.values())
+            if adapter.has_record_limits():  # every record fits before the first write, or nothing is written
+                for record in validated:
+                    adapter.check_storable(spec, record)
             planned = [record.id for record in validated]
             batches = _aiter(_split(validated, size, adapter.max_request_bytes))
         return await self._write_batches(batches, spec, workers, planned)
@@ -272,9 +276,12 @@ class Collection:
         pending: dict[str, Record] = {}
         pending_bytes = 0
         limit = self._adapter.max_request_bytes
+        fits = self._adapter.check_storable if self._adapter.has_record_limits() else None
         position = 0
         async for record in records:
             checked = check_record(record, spec, position)
+            if fits is not None:
+                fits(spec, checked)
             position += 1
             pending.pop(checked.id, None)
             pending[checked.id] = checked
