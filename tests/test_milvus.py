@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pymilvus import AsyncMilvusClient
 from vecbridge_milvus import MilvusAdapter
+from vecbridge_milvus.adapter import MAX_DOCUMENT_BYTES, MAX_JSON_BYTES
 
 import vecbridge as vb
 from vecbridge.filters import parse_filter
@@ -197,3 +198,59 @@ async def test_int_values_compare_exactly_with_fractional_float_operands(store: 
             want = sorted(r.id for r in records if evaluate(node, r.metadata))
             got = sorted([r.id async for page in collection.scan(filter=filter_) for r in page.records])
             assert got == want, filter_
+
+
+# --- record limits (MilvusAdapter.check_storable): checked by the core before the first write -------------
+
+
+async def test_a_multi_batch_upsert_whose_last_record_is_too_long_writes_nothing(
+    store: vb.Store, collection_name: str, milvus_url: str
+) -> None:
+    collection = await store.create_collection(collection_name, 8, "cosine")
+    vectors = _random_vectors(2500, 8, seed=7)
+    records = [vb.Record(id=f"r{i}", vector=vectors[i], document=f"document {i}") for i in range(2500)]
+    records[-1].document = "x" * (MAX_DOCUMENT_BYTES + 1)  # in the third batch of 1,000
+    with pytest.raises(vb.InvalidRecordError) as caught:
+        await collection.upsert(records)
+    assert (caught.value.record_id, caught.value.field) == ("r2499", "document")
+    assert "65535" in str(caught.value)
+    assert await collection.count() == 0
+    if milvus_url.startswith("milvus+lite://"):
+        assert await _native_count(milvus_url, collection_name) == 0
+
+
+async def test_document_limit_counts_utf8_bytes_and_the_largest_document_round_trips(
+    store: vb.Store, collection_name: str
+) -> None:
+    collection = await store.create_collection(collection_name, 2, "cosine")
+    largest = "é" * (MAX_DOCUMENT_BYTES // 2) + "x"  # 32,767 two-byte characters + 1 = 65,535 bytes
+    assert len(largest.encode()) == MAX_DOCUMENT_BYTES
+    await collection.upsert([vb.Record(id="fits", vector=[1.0, 0.0], document=largest)])
+    assert (await collection.get(["fits"]))[0].document == largest
+    too_long = "é" * 32_768  # 32,768 characters (half the column) but 65,536 bytes
+    with pytest.raises(vb.InvalidRecordError, match="65536 bytes") as caught:
+        await collection.upsert([vb.Record(id="emoji", vector=[0.0, 1.0], document=too_long)])
+    assert caught.value.field == "document"
+    assert await collection.count() == 1
+
+
+async def test_metadata_over_the_json_field_limit_is_refused_naming_the_record(
+    store: vb.Store, collection_name: str
+) -> None:
+    collection = await store.create_collection(collection_name, 2, "cosine")
+    fits = {"body": "a" * (MAX_JSON_BYTES - 40), "n": 1}
+    big = {"body": "a" * MAX_JSON_BYTES, "n": 1}
+    many_lists = {f"k{i}": [f"v{j}" for j in range(200)] for i in range(12)}  # small values, big helper keys
+    await collection.upsert([vb.Record(id="fits", vector=[1.0, 0.0], metadata=fits)])
+    assert (await collection.get(["fits"]))[0].metadata == fits
+    for record_id, metadata, words in (("big", big, "'body'"), ("lists", many_lists, "helper keys")):
+        with pytest.raises(vb.InvalidRecordError, match=words) as caught:
+            await collection.upsert(
+                [
+                    vb.Record(id="ok", vector=[1.0, 1.0], metadata={"n": 2}),
+                    vb.Record(id=record_id, vector=[0.0, 1.0], metadata=metadata),
+                ]
+            )
+        assert (caught.value.record_id, caught.value.field) == (record_id, "metadata")
+    assert await collection.count() == 1
+    assert store.adapter.has_record_limits()

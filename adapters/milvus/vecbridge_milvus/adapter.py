@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import orjson
 from pymilvus import AsyncMilvusClient, DataType, MilvusClient
 
 from vecbridge.adapter import DOCUMENT_KEY, Adapter, Capability
@@ -52,6 +53,8 @@ from vecbridge_milvus.filters import RESERVED, MilvusFilterCompiler, shadow_keys
 
 MAX_ID_BYTES = 2048
 MAX_DOCUMENT_BYTES = 65_535
+#: Milvus' limit on one JSON field value (``common.JSONMaxLength``), in bytes of the JSON sent.
+MAX_JSON_BYTES = 65_536
 MAX_NAMESPACE_LENGTH = 64
 #: A plain Milvus query returns at most this many rows (offset + limit).
 MAX_QUERY_ROWS = 16_384
@@ -66,6 +69,22 @@ def primary_key(namespace: str, record_id: str) -> str:
     """The Milvus primary key of an id in a namespace: 32 hex characters, never escaped anywhere."""
     data = namespace.encode() + b"\x00" + record_id.encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _stored_meta(record: Record) -> dict[str, Any]:
+    """The ``meta`` JSON of a record: its metadata, plus ``_vb_doc: false`` when it has no document."""
+    if record.document is None:
+        return {**record.metadata, DOCUMENT_KEY: False}
+    return dict(record.metadata)
+
+
+def _json_size(value: object) -> int:
+    """Bytes of ``value`` as pymilvus sends a JSON field (``orjson.dumps``: compact UTF-8)."""
+    return len(orjson.dumps(value))
+
+
+def _largest_key(metadata: Metadata) -> str:
+    return max(metadata, key=lambda key: _json_size(metadata[key]))
 
 
 def _score(metric: Metric, distance: float) -> float:
@@ -257,20 +276,48 @@ class MilvusAdapter(Adapter):
 
     # --- records ---------------------------------------------------------------------------------
 
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        """The schema's limits, in the bytes Milvus counts: ``doc`` VARCHAR(65535) holds at most 65,535
+        bytes of UTF-8, and each JSON field (``meta``, ``vbx``) at most 65,536 bytes of the JSON pymilvus
+        sends (``orjson``). Milvus servers enforce both; Milvus Lite 2.5.1 enforces neither (measured: it
+        stores a 20 MB JSON value and a VARCHAR past its ``max_length``), so this check is what keeps a
+        Lite collection within its declared schema, movable to a server. ``vid`` (VARCHAR(2048)) holds
+        any contract id: 512 characters of at most 4 bytes."""
+        document = record.document
+        if document is not None and len(document) * 4 > MAX_DOCUMENT_BYTES:
+            size = len(document.encode("utf-8", "surrogatepass"))
+            if size > MAX_DOCUMENT_BYTES:
+                raise InvalidRecordError(
+                    f"document is {size} bytes of UTF-8; Milvus' doc column (VARCHAR) holds at most "
+                    f"{MAX_DOCUMENT_BYTES}",
+                    record_id=record.id,
+                    field="document",
+                )
+        if not record.metadata:
+            return
+        meta_size = _json_size(_stored_meta(record))
+        if meta_size > MAX_JSON_BYTES:
+            raise InvalidRecordError(
+                f"metadata is {meta_size} bytes of JSON (largest value: {_largest_key(record.metadata)!r}); "
+                f"a Milvus JSON field holds at most {MAX_JSON_BYTES}",
+                record_id=record.id,
+                field="metadata",
+            )
+        helper_size = _json_size(shadow_keys(record.metadata))
+        if helper_size > MAX_JSON_BYTES:
+            raise InvalidRecordError(
+                f"the filter helper keys of the metadata (a type tag per key, a digest per list element) are "
+                f"{helper_size} bytes of JSON (largest: {_largest_key(record.metadata)!r}); a Milvus JSON field "
+                f"holds at most {MAX_JSON_BYTES}",
+                record_id=record.id,
+                field="metadata",
+            )
+
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
         rows = []
-        for record in records:
-            meta: dict[str, Any] = record.metadata
+        for record in records:  # the core checked every record with check_storable before the first write
             document = record.document
-            if document is None:
-                meta = {**meta, DOCUMENT_KEY: False}
-            elif (
-                len(document) * 4 > MAX_DOCUMENT_BYTES
-                and len(document.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES
-            ):
-                raise InvalidRecordError(
-                    f"document is longer than Milvus' {MAX_DOCUMENT_BYTES} bytes", record_id=record.id
-                )
+            meta = _stored_meta(record)
             rows.append(
                 {
                     "pk": primary_key(namespace, record.id),
