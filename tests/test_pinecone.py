@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from pinecone import AsyncPinecone
-from vecbridge_pinecone.codec import HASHED_ID_PREFIX, native_id
+from vecbridge_pinecone.codec import HASHED_ID_PREFIX, encode_metadata, metadata_bytes, native_id
 
 import vecbridge as vb
 
@@ -312,3 +312,57 @@ async def test_an_index_vecbridge_did_not_create_can_be_read(store: vb.Store, sd
         assert [(r.id, r.metadata["genre"], r.metadata["year"]) for r in records] == [("doc-1", "drama", 2020)]
     finally:
         await sdk.delete_index("legacy-idx", timeout=-1)
+
+
+# --- record limits (PineconeAdapter.check_storable): 40 KB of metadata, checked before the first write ----
+
+
+def _document_of_metadata_size(record_id: str, size: int) -> str:
+    """A document whose record's Pinecone metadata (as the adapter sends it) is exactly ``size`` bytes."""
+    base = metadata_bytes(encode_metadata(record_id, {}, "", False))
+    return "x" * (size - base)
+
+
+async def test_the_40_kb_metadata_limit_is_the_servers_own_to_the_byte(
+    collection: vb.Collection, store: vb.Store
+) -> None:
+    spec = await collection.spec()
+    largest = vb.Record(id="edge", vector=[1.0, 2.0, 3.0, 4.0], document=_document_of_metadata_size("edge", 40_960))
+    over = vb.Record(id="edge", vector=[1.0, 2.0, 3.0, 4.0], document=largest.document + "x")  # type: ignore[operator]
+    await collection.upsert([largest])
+    assert (await collection.get(["edge"]))[0].document == largest.document
+    with pytest.raises(vb.InvalidRecordError, match="40960") as caught:
+        await collection.upsert([over])
+    assert (caught.value.record_id, caught.value.field) == ("edge", "document")
+    # what the check spares us: sent anyway, the server refuses it (here, after nothing else was sent)
+    with pytest.raises(vb.BackendError, match="exceeds the limit of 40960"):
+        await store.adapter.upsert(spec, "default", [over])
+
+
+async def test_a_multi_batch_upsert_with_oversize_metadata_at_the_end_sends_nothing(
+    collection: vb.Collection, port: int
+) -> None:
+    rng = np.random.default_rng(8)
+    records = [vb.Record(id=f"m{i}", vector=rng.normal(size=4), metadata={"i": i}) for i in range(2100)]
+    records[-1].metadata["notes"] = ["ü" * 100] * 250  # 25,000 characters, over 50,000 bytes of UTF-8 JSON
+    _fake(port, {"clear_requests": True})
+    with pytest.raises(vb.InvalidRecordError) as caught:
+        await collection.upsert(records)
+    assert (caught.value.record_id, caught.value.field) == ("m2099", "metadata")
+    assert "'notes'" in str(caught.value)
+    assert not [r for r in _fake(port)["requests"] if r[1].endswith("/vectors/upsert")]
+    assert await collection.count() == 0
+
+
+async def test_without_the_vector_the_zero_flag_is_counted_so_the_plan_is_never_looser(
+    collection: vb.Collection, store: vb.Store
+) -> None:
+    spec = await collection.spec()
+    fits_with_vector = vb.Record(
+        id="z", vector=[1.0, 0.0, 0.0, 0.0], document=_document_of_metadata_size("z", 40_960 - 5)
+    )
+    store.adapter.check_storable(spec, fits_with_vector)
+    read_without_vector = vb.Record(id="z", vector=np.zeros(0, dtype=np.float32), document=fits_with_vector.document)
+    with pytest.raises(vb.InvalidRecordError, match="40960"):
+        store.adapter.check_storable(spec, read_without_vector)
+    assert store.adapter.has_record_limits()

@@ -63,6 +63,7 @@ from vecbridge.errors import (
     CollectionNotFoundError,
     ConsistencyTimeoutError,
     InvalidArgumentError,
+    InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
     VecbridgeError,
@@ -80,6 +81,7 @@ from vecbridge_pinecone.codec import (
     index_name,
     is_vecbridge_index,
     native_id,
+    oversize_metadata,
     spec_from_index,
 )
 from vecbridge_pinecone.filters import PineconeFilter, PineconeFilterCompiler
@@ -385,6 +387,21 @@ class PineconeAdapter(Adapter):
         return [name for name, summary in stats.namespaces.items() if summary.vector_count > 0]
 
     # --- writes ----------------------------------------------------------------------------------------
+
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        """Pinecone holds at most 40,960 bytes of metadata per record, measured on what this adapter
+        sends (:func:`~vecbridge_pinecone.codec.encode_metadata`: user metadata, ``_vb_types``, the
+        document in ``_vb_doc``, a hashed id's original in ``_vb_id``). Without the vector (the migration
+        plan reads none) the all-zero flag ``_vb_zero`` is counted as if present: at most 18 bytes
+        stricter than the write itself. Ids need no check: every id the contract allows is stored
+        (:func:`~vecbridge_pinecone.codec.native_id` hashes those the SDK's rule - ASCII, 1-512
+        characters, no NUL - refuses)."""
+        known = len(record.vector) == collection.dimension
+        zero = not np.any(record.vector) if known else True
+        oversize = oversize_metadata(record.id, record.metadata, record.document, zero)
+        if oversize is not None:
+            field, _, detail = oversize
+            raise InvalidRecordError(detail, record_id=record.id, field=field)
 
     def _upsert_requests(self, records: Sequence[Record]) -> list[list[dict[str, Any]]]:
         """Pinecone vectors in requests of at most 1,000 vectors and (an upper bound of) 2 MB."""

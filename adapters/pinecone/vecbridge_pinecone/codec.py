@@ -21,6 +21,8 @@ HASHED_ID_PREFIX = "vbh-"
 #: Pinecone rejects all-zero dense vectors; one is stored as (ZERO_STANDIN, 0, ...) flagged ``_vb_zero``.
 ZERO_KEY = "_vb_zero"
 ZERO_STANDIN = 1e-30
+#: Pinecone's limit on the metadata of one record ("40 KB"), in bytes.
+MAX_METADATA_BYTES = 40_960
 #: Index names: 1-45 characters of lowercase letters, digits and ``-``.
 MAX_INDEX_NAME = 45
 #: Tags marking an index as a vecbridge collection and holding its facts.
@@ -92,6 +94,37 @@ def encode_metadata(record_id: str, metadata: Metadata, document: str | None, ze
     if native_id(record_id) != record_id:
         encoded[ID_KEY] = record_id
     return encoded
+
+
+def metadata_bytes(encoded: Mapping[str, Any]) -> int:
+    """Size of the metadata of one record as counted against :data:`MAX_METADATA_BYTES`: UTF-8 JSON with
+    ``", "`` and ``": "`` separators, an upper bound of the compact JSON the SDK sends (the service does not
+    document its exact measure; the local test server measures exactly this)."""
+    return len(json.dumps(encoded, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+def oversize_metadata(
+    record_id: str, metadata: Metadata, document: str | None, zero: bool
+) -> tuple[str, int, str] | None:
+    """``None`` when the metadata the adapter sends for this record fits Pinecone's 40 KB, else
+    ``(field, size, detail)``: ``field`` is ``"document"`` when the document is the largest part of it
+    (the vecbridge copy in ``_vb_doc``), else ``"metadata"``."""
+    encoded = encode_metadata(record_id, metadata, document, zero)
+    size = metadata_bytes(encoded)
+    if size <= MAX_METADATA_BYTES:
+        return None
+    document_size = metadata_bytes({DOCUMENT_KEY: document}) if document is not None else 0
+    user_size = metadata_bytes(metadata) if metadata else 0
+    largest = max(metadata, key=lambda key: metadata_bytes({key: metadata[key]}), default=None)
+    largest_size = metadata_bytes({largest: metadata[largest]}) if largest is not None else 0
+    field = "document" if document_size >= largest_size else "metadata"
+    detail = (
+        f"the metadata sent to Pinecone is {size} bytes (document {document_size}, user metadata {user_size}"
+        + (f", largest key {largest!r} {largest_size}" if largest is not None else "")
+        + f", vecbridge's type tags and id {max(0, size - document_size - user_size)}); Pinecone holds at most "
+        f"{MAX_METADATA_BYTES} bytes of metadata per record"
+    )
+    return field, size, detail
 
 
 def _restore(value: Any, letter: str | None) -> MetadataValue:
