@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -175,3 +176,17 @@ async def test_a_typed_property_of_another_type_is_an_invalid_record_error() -> 
     with pytest.raises(InvalidRecordError, match="n_year") as caught:
         await adapter._read_keys("docs")
     assert caught.value.field == "year"
+
+
+def test_weaviate_declares_no_record_limits_and_any_contract_key_makes_valid_property_names() -> None:
+    """Weaviate holds every contract record whole: no text length limit, and the typed properties of any
+    metadata key (at most 64 characters of ``[A-Za-z0-9_]``) follow Weaviate's property-name rule
+    ``[_A-Za-z][_0-9A-Za-z]{0,230}`` and never hit a reserved name (id, _id, _additional, meta, vector).
+    The adapter's own InvalidRecordError is a schema conflict found by reading the server (a typed
+    property edited outside vecbridge), not a limit of the record, so it is no ``check_storable``."""
+    assert not WeaviateAdapter.has_record_limits()
+    rule = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,230}")
+    for key in ("k" * 64, "_" + "9" * 63, "id", "_id", "meta", "vector", "_additional"):
+        for prop in key_properties(key):
+            assert rule.fullmatch(prop.name), prop.name
+            assert prop.name not in {"id", "_id", "_additional", "meta", "vector"}
