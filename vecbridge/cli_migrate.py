@@ -134,17 +134,39 @@ def _print_plan(plan: MigrationPlan) -> None:
         console.print(line, style=style or None, highlight=False, markup=False)
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """``500->500``, or ``500-3 unfit->497`` when records were left out as unfit."""
+    excluded = f"-{counts['excluded']} unfit" if counts.get("excluded") else ""
+    return f"{counts['source']}{excluded}->{counts['destination']}"
+
+
 def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
     console.print(
         f"copied {report.copied} records this run ({report.written_total} in total) in {report.copy_seconds:.1f} s "
         f"({report.rate:,.0f} records/s)",
         highlight=False,
     )
+    skipped = report.skipped
+    if skipped:
+        console.print(
+            f"left out {len(skipped)} records the destination cannot hold whole (--skip-unfit):",
+            style="yellow",
+            highlight=False,
+        )
+        for record in skipped[:max_mismatches]:
+            console.print(
+                f"  SKIPPED namespace={record.namespace} id={record.id!r} field={record.field}: {record.reason}",
+                style="yellow",
+                highlight=False,
+                markup=False,
+            )
+        if len(skipped) > max_mismatches:
+            console.print(f"  ... and {len(skipped) - max_mismatches} more (all in --report)", highlight=False)
     verification = report.verification
     if verification is not None and verification.mode != "none":
         console.print(
             f"verify {verification.mode}: counts "
-            + ", ".join(f"{ns} {c['source']}->{c['destination']}" for ns, c in verification.counts.items())
+            + ", ".join(f"{ns} {_counts(c)}" for ns, c in verification.counts.items())
             + f"; records {verification.records_matched}/{verification.records_checked} match"
             + f"; queries {verification.queries_matched}/{verification.queries_checked} agree"
             + f"; {len(verification.mismatches)} mismatches",
@@ -187,6 +209,12 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 @click.option("--metric", type=click.Choice([m.value for m in vb.Metric]), help="Destination metric (a change).")
 @click.option("--allow-metric-change", is_flag=True, help="Accept a destination metric other than the source's.")
 @click.option("--allow-existing", is_flag=True, help="Accept a destination collection that already holds records.")
+@click.option(
+    "--skip-unfit",
+    is_flag=True,
+    help="Leave out records the destination cannot hold whole (its record limits) instead of refusing; "
+    "they are listed in the plan and the report, and verification counts them as known exclusions.",
+)
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Where checkpoints live.")
 @click.option("--page-size", type=int, help="Records per source page (default: both backends' batch limit, <= 5000).")
 @click.option("--writers", default=4, show_default=True, help="Concurrent destination writers.")
@@ -208,6 +236,7 @@ def migrate_command(
     metric: str | None,
     allow_metric_change: bool,
     allow_existing: bool,
+    skip_unfit: bool,
     checkpoint_dir: str | None,
     page_size: int | None,
     writers: int,
@@ -236,6 +265,7 @@ def migrate_command(
                         restart=restart,
                         allow_metric_change=allow_metric_change,
                         allow_existing=allow_existing,
+                        skip_unfit=skip_unfit,
                         metric=metric,
                         checkpoint_dir=checkpoint_dir,
                         page_size=page_size,

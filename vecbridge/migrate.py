@@ -17,6 +17,12 @@ fails the run: nothing is ever skipped.
 Before the first write a :class:`MigrationPlan` states dimension, metric, namespaces, counts and
 everything that stops or weakens the copy; after the copy :func:`verify` compares counts, record
 contents and the top-k answers of sample queries, and lists every mismatch.
+
+When the destination declares record limits (``Adapter.check_storable``: Milvus' 65,535-byte
+document column, Pinecone's 40 KB of metadata), the plan reads the selected source once without
+vectors and lists the records the destination cannot hold, field by field; they refuse the run,
+unless ``skip_unfit`` leaves them out: then the report lists them and verification counts them as
+known exclusions, never as mismatches. Nothing is ever dropped silently.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vecbridge.adapter import Capability
+from vecbridge.adapter import Adapter, Capability
 from vecbridge.errors import (
     ConsistencyTimeoutError,
     InvalidArgumentError,
+    InvalidRecordError,
     PartialWriteError,
     TransientBackendError,
     UnsupportedFilterError,
@@ -54,6 +61,10 @@ VERIFY_MODES: tuple[str, ...] = ("none", "count", "sample", "full")
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 CHECKPOINT_VERSION = 1
+#: Page size of the plan's scan of the source against the destination's record limits.
+FIT_SCAN_PAGE = 1000
+#: Ids of unfit records quoted per field in a plan issue (the report lists them all).
+UNFIT_IDS_SHOWN = 5
 #: Float32 tolerance for comparing vectors read back from two backends.
 VECTOR_RTOL = 1e-5
 VECTOR_ATOL = 1e-6
@@ -88,6 +99,28 @@ class PlanIssue:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class UnfitRecord:
+    """A source record the destination cannot hold whole (its ``Adapter.check_storable`` refused it)."""
+
+    namespace: str
+    id: str
+    #: The field the destination named (``"document"``, ``"metadata"``, a key), or ``"record"``.
+    field: str
+    reason: str
+
+
+def _reason(exc: InvalidRecordError) -> str:
+    """The error's message without the ``record 'x', field 'y': `` prefix (kept in their own columns)."""
+    where = []
+    if exc.record_id is not None:
+        where.append(f"record {exc.record_id!r}")
+    if exc.field is not None:
+        where.append(f"field {exc.field!r}")
+    text, prefix = str(exc), f"{', '.join(where)}: "
+    return text[len(prefix) :] if where and text.startswith(prefix) else text
+
+
 @dataclass(slots=True)
 class MigrationPlan:
     """What will be copied, where to, and what stands in the way; computed before any write."""
@@ -108,10 +141,29 @@ class MigrationPlan:
     issues: list[PlanIssue] = field(default_factory=list)
     #: Metadata keys seen in a sample of the source (the first page of each namespace), with their value types.
     metadata_keys: dict[str, list[str]] = field(default_factory=dict)
+    #: True when the destination declares record limits and the selected source was scanned against them.
+    fit_checked: bool = False
+    #: Source records the destination cannot hold whole, in scan order.
+    unfit: list[UnfitRecord] = field(default_factory=list)
+    #: Unfit records are left out of the copy (warnings) instead of refusing the run (errors).
+    skip_unfit: bool = False
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def to_copy(self) -> int:
+        """Records the copy writes: the total less the unfit records it leaves out."""
+        return self.total - (len(self.unfit) if self.skip_unfit else 0)
+
+    def exclusions(self) -> dict[str, set[str]]:
+        """Ids left out of the copy per namespace (known exclusions for verification); empty unless ``skip_unfit``."""
+        excluded: dict[str, set[str]] = {}
+        if self.skip_unfit:
+            for record in self.unfit:
+                excluded.setdefault(record.namespace, set()).add(record.id)
+        return excluded
 
     @property
     def errors(self) -> list[PlanIssue]:
@@ -139,6 +191,9 @@ class MigrationPlan:
             "resume_from": self.resume_from,
             "issues": [asdict(issue) for issue in self.issues],
             "metadata_keys": self.metadata_keys,
+            "fit_checked": self.fit_checked,
+            "skip_unfit": self.skip_unfit,
+            "unfit": [asdict(record) for record in self.unfit],
             "ok": self.ok,
         }
 
@@ -158,6 +213,7 @@ class MigrationPlan:
             f"records:      {self.total}",
             "metadata:     "
             + (", ".join(f"{k} ({'|'.join(t)})" for k, t in self.metadata_keys.items()) or "(none in the sample)"),
+            f"limits:       {self._limits_line()}",
             f"checkpoint:   {self.checkpoint_path}",
         ]
         if self.resume_from is not None:
@@ -167,6 +223,14 @@ class MigrationPlan:
             out.append(f"{issue.severity.upper()}: [{issue.code}] {issue.message}")
         out.append("plan: OK" if self.ok else "plan: REFUSED (nothing will be written)")
         return out
+
+    def _limits_line(self) -> str:
+        if not self.fit_checked:
+            return "the destination declares no record limits"
+        if not self.unfit:
+            return f"all {self.total} records fit the destination's record limits"
+        fate = "left out of the copy (--skip-unfit)" if self.skip_unfit else "refuse the run"
+        return f"{len(self.unfit)} of {self.total} records do not fit the destination and {fate}"
 
 
 # --- checkpoint ----------------------------------------------------------------------------------
@@ -335,6 +399,8 @@ class Verification:
     query_agreement: float | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
     seconds: float = 0.0
+    #: Source records left out of the copy as unfit (``skip_unfit``): known exclusions, not mismatches.
+    excluded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -350,6 +416,7 @@ class Verification:
             "queries_checked": self.queries_checked,
             "queries_matched": self.queries_matched,
             "query_agreement": None if self.query_agreement is None else round(self.query_agreement, 4),
+            "excluded_unfit": self.excluded,
             "mismatch_count": len(self.mismatches),
             "mismatches": [asdict(m) for m in self.mismatches],
             "seconds": round(self.seconds, 3),
@@ -452,6 +519,11 @@ class MigrationReport:
         return self.status == "succeeded"
 
     @property
+    def skipped(self) -> list[UnfitRecord]:
+        """Records left out of the copy because the destination cannot hold them (``skip_unfit``)."""
+        return list(self.plan.unfit) if self.plan.skip_unfit and self.status != "dry_run" else []
+
+    @property
     def rate(self) -> float:
         return self.copied / self.copy_seconds if self.copy_seconds > 0 else 0.0
 
@@ -465,6 +537,7 @@ class MigrationReport:
             "copy_seconds": round(self.copy_seconds, 3),
             "records_per_second": round(self.rate, 1),
             "error": self.error,
+            "skipped_unfit": [asdict(record) for record in self.skipped],
             "plan": self.plan.to_dict(),
             "verification": None if self.verification is None else self.verification.to_dict(),
         }
@@ -490,8 +563,13 @@ async def plan_migration(
     allow_existing: bool = False,
     metric: str | Metric | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    skip_unfit: bool = False,
 ) -> MigrationPlan:
-    """Everything :func:`migrate` checks before its first write; reads the source and destination only."""
+    """Everything :func:`migrate` checks before its first write; reads the source and destination only.
+
+    When the destination declares record limits, every selected source record (matching ``filter``) is
+    read once without its vector and checked with the destination's ``check_storable``.
+    """
     source_store, destination_store = source.store, destination.store
     canonical = _canonical_filter(filter)
     source_spec = await source_store.adapter.describe_collection(source.name)
@@ -603,6 +681,14 @@ async def plan_migration(
     if Capability.PERSISTENT not in capabilities:
         issues.append(PlanIssue("warning", "not_persistent", "the destination does not persist data"))
 
+    unfit: list[UnfitRecord] = []
+    fit_checked = destination_store.adapter.has_record_limits() and not any(
+        issue.code == "unsupported_filter" for issue in issues
+    )
+    if fit_checked:
+        unfit = await _unfit_records(source, destination_store.adapter, destination_spec, selected, counts, filter)
+        issues.extend(_unfit_issues(unfit, skip_unfit))
+
     resume_from = None
     if existing_checkpoint is not None:
         if resume:
@@ -632,7 +718,61 @@ async def plan_migration(
         resume_from=resume_from,
         issues=issues,
         metadata_keys={key: sorted(types) for key, types in sorted(metadata_keys.items())},
+        fit_checked=fit_checked,
+        unfit=unfit,
+        skip_unfit=skip_unfit,
     )
+
+
+async def _unfit_records(
+    source: Collection,
+    adapter: Adapter,
+    spec: CollectionSpec,
+    namespaces: Sequence[str],
+    counts: dict[str, int],
+    filter: Filter | None,
+) -> list[UnfitRecord]:
+    """The selected source records ``adapter`` cannot hold whole, read without vectors."""
+    found: list[UnfitRecord] = []
+    for namespace in namespaces:
+        if not counts.get(namespace):
+            continue
+        async for page in source.with_namespace(namespace).scan(FIT_SCAN_PAGE, filter=filter, include_vector=False):
+            for record in page.records:
+                try:
+                    adapter.check_storable(spec, record)
+                except InvalidRecordError as exc:
+                    found.append(UnfitRecord(namespace, record.id, exc.field or "record", _reason(exc)))
+    return found
+
+
+def _unfit_issues(unfit: list[UnfitRecord], skip_unfit: bool) -> list[PlanIssue]:
+    """One issue per field: how many records, the first ids, the first reason."""
+    by_field: dict[str, list[UnfitRecord]] = {}
+    for record in unfit:
+        by_field.setdefault(record.field, []).append(record)
+    issues = []
+    for name, records in by_field.items():
+        shown = ", ".join(f"{r.namespace}:{r.id!r}" for r in records[:UNFIT_IDS_SHOWN])
+        more = f" and {len(records) - UNFIT_IDS_SHOWN} more" if len(records) > UNFIT_IDS_SHOWN else ""
+        message = (
+            f"field {name!r}: the destination cannot hold {len(records)} record(s) whole ({shown}{more}); "
+            f"first reason: {records[0].reason}"
+        )
+        if skip_unfit:
+            issues.append(
+                PlanIssue("warning", "record_does_not_fit", message + "; left out of the copy and listed in the report")
+            )
+        else:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "record_does_not_fit",
+                    message + "; shorten them at the source, filter them out, or pass --skip-unfit to leave them "
+                    "out of the copy (listed in the report)",
+                )
+            )
+    return issues
 
 
 def _first_error(error: BaseException) -> BaseException:
@@ -699,7 +839,8 @@ async def _copy(
     """Run reader and writers until every selected namespace is done; returns records written."""
     queue: asyncio.Queue[tuple[int, str, list[Record]] | None] = asyncio.Queue(maxsize=queue_size)
     copied = 0
-    total = plan.total
+    total = plan.to_copy
+    excluded = plan.exclusions()
 
     def advanced(count: int) -> None:
         nonlocal copied
@@ -715,11 +856,16 @@ async def _copy(
             if entry["done"]:
                 continue
             scoped = source.with_namespace(namespace)
+            skip = excluded.get(namespace)
             async for page in scoped.scan(page_size, cursor=entry["cursor"], filter=filter):
-                for record in page.records:
+                kept = [r for r in page.records if r.id not in skip] if skip else page.records
+                for record in kept:
                     sample.offer(namespace, record.id)
-                sequence = tracker.register(namespace, page.cursor, len(page.records))
-                await queue.put((sequence, namespace, page.records))
+                sequence = tracker.register(namespace, page.cursor, len(kept))
+                if kept:
+                    await queue.put((sequence, namespace, kept))
+                else:  # every record of the page is a known exclusion: nothing to write
+                    tracker.acknowledge(sequence)
             tracker.acknowledge(tracker.register(namespace, None, 0, end=True))
         for _ in range(writers):
             await queue.put(None)
@@ -743,13 +889,19 @@ async def _copy(
 async def _verify_counts(
     plan: MigrationPlan, source: Collection, destination: Collection, filter: Filter | None, result: Verification
 ) -> None:
+    exclusions = plan.exclusions()
     for namespace in plan.namespaces:
-        expected = await source.with_namespace(namespace).count(filter=filter)
+        matching = await source.with_namespace(namespace).count(filter=filter)
+        excluded = len(exclusions.get(namespace, ()))
         actual = await destination.with_namespace(namespace).count()
-        result.counts[namespace] = {"source": expected, "destination": actual}
-        if expected != actual:
+        result.counts[namespace] = {"source": matching, "destination": actual}
+        if excluded:
+            result.counts[namespace]["excluded"] = excluded
+            result.excluded += excluded
+        if matching - excluded != actual:
+            left_out = f" ({excluded} left out as unfit)" if excluded else ""
             result.mismatches.append(
-                Mismatch("count", namespace, None, f"source has {expected} records, destination {actual}")
+                Mismatch("count", namespace, None, f"source has {matching} records{left_out}, destination {actual}")
             )
 
 
@@ -787,12 +939,15 @@ async def _verify_queries(
     top_k: int,
     metric: Metric,
     result: Verification,
+    exclusions: dict[str, set[str]] | None = None,
 ) -> None:
     """Sample queries: the destination returns as many results as the source, each with the score its
     source vector really has; when both sides search exactly, the same top-k ids too (ties aside).
 
     Between approximate indexes the top-k ids legitimately differ (different graphs, different
     ``ef``), so there the id agreement is reported (``query_agreement``) but is not a mismatch.
+    Known exclusions (records left out as unfit) are dropped from the source's answer: the source is
+    asked for that many more results, within its ``max_top_k``.
     """
     exact = Capability.EXACT_SEARCH in source.store.capabilities and Capability.EXACT_SEARCH in (
         destination.store.capabilities
@@ -801,16 +956,20 @@ async def _verify_queries(
     for namespace, record in queries:
         k = min(top_k, source.store.adapter.max_top_k, destination.store.adapter.max_top_k)
         query = np.asarray(record.vector, dtype=np.float32)
-        want = await source.with_namespace(namespace).query(query, k, filter=filter)
+        skip = (exclusions or {}).get(namespace, set())
+        ask = min(k + len(skip), source.store.adapter.max_top_k)
+        answer = await source.with_namespace(namespace).query(query, ask, filter=filter)
+        want = [m for m in answer if m.id not in skip][:k]
+        short = len(want) < k and len(answer) == ask and ask < k + len(skip)  # more exclusions than lookahead
         got = await destination.with_namespace(namespace).query(query, k)
         result.queries_checked += 1
         problems: list[str] = []
-        if len(got) != len(want):
+        if len(got) != len(want) and not (short and len(got) > len(want)):
             problems.append(f"{len(got)} results instead of {len(want)}")
         floor = min((m.score for m in want), default=0.0)
         want_ids = {m.id for m in want}
         agreeing = sum(1 for m in got if m.id in want_ids or abs(m.score - floor) <= 1e-4 * max(1.0, abs(floor)))
-        share = agreeing / max(len(want), 1) if want else 1.0
+        share = min(1.0, agreeing / max(len(want), 1)) if want else 1.0
         shares.append(share)
         if exact and share < 1.0:
             missing = [m.id for m in want if m.id not in {g.id for g in got}]
@@ -855,6 +1014,7 @@ async def verify(
     if mode == "none":
         return result
     started = time.perf_counter()
+    exclusions = plan.exclusions()
     await _verify_counts(plan, source, destination, filter, result)
     normalize = (
         Capability.NORMALIZES_COSINE_VECTORS in destination.store.capabilities
@@ -868,8 +1028,9 @@ async def verify(
             by_namespace.setdefault(namespace, []).append(record_id)
         if not sample_ids:  # nothing copied in this run (resumed after the copy): sample the first pages
             for namespace in plan.namespaces:
+                skip = exclusions.get(namespace, set())
                 async for page in source.with_namespace(namespace).scan(page_size, filter=filter, include_vector=False):
-                    by_namespace[namespace] = [r.id for r in page.records[:sample_size]]
+                    by_namespace[namespace] = [r.id for r in page.records if r.id not in skip][:sample_size]
                     break
         done = 0
         for namespace, ids in by_namespace.items():
@@ -884,10 +1045,12 @@ async def verify(
         done = 0
         for namespace in plan.namespaces:
             source_ids: set[str] = set()
+            skip = exclusions.get(namespace, set())
             async for page in source.with_namespace(namespace).scan(page_size, filter=filter):
-                source_ids.update(r.id for r in page.records)
-                await _compare_batch(page.records, namespace, destination, normalize, result)
-                for record in page.records:
+                kept = [r for r in page.records if r.id not in skip] if skip else page.records
+                source_ids.update(r.id for r in kept)
+                await _compare_batch(kept, namespace, destination, normalize, result)
+                for record in kept:
                     if len(queries) < sample_queries:
                         queries.append((namespace, record))
                     elif sample_queries > 0 and rng.random() < 0.001:
@@ -900,12 +1063,23 @@ async def verify(
                 for record in page.records:
                     if record.id in seen:
                         result.mismatches.append(Mismatch("duplicate", namespace, record.id, "scanned twice"))
+                    elif record.id in skip:
+                        result.mismatches.append(
+                            Mismatch("extra", namespace, record.id, "left out of the copy as unfit, yet present")
+                        )
                     elif record.id not in source_ids:
                         result.mismatches.append(Mismatch("extra", namespace, record.id, "not in the source"))
                     seen.add(record.id)
     if mode in ("sample", "full") and sample_queries > 0:
         await _verify_queries(
-            queries[:sample_queries], source, destination, filter, top_k, plan.destination_spec.metric, result
+            queries[:sample_queries],
+            source,
+            destination,
+            filter,
+            top_k,
+            plan.destination_spec.metric,
+            result,
+            exclusions,
         )
     result.seconds = time.perf_counter() - started
     return result
@@ -935,6 +1109,7 @@ async def migrate(
     top_k: int = 10,
     on_progress: ProgressCallback | None = None,
     on_plan: Callable[[MigrationPlan], None] | None = None,
+    skip_unfit: bool = False,
 ) -> MigrationReport:
     """Copy ``source`` into ``destination`` (another or the same backend) and verify the copy.
 
@@ -946,6 +1121,9 @@ async def migrate(
     plan has errors (nothing written) and :class:`MigrationFailedError` when a write still fails
     after ``retries`` (the checkpoint keeps the progress: call again with ``resume=True``).
     Verification mismatches do not raise: ``report.succeeded`` is false and they are listed.
+
+    Records the destination cannot hold whole (its record limits) refuse the run; with ``skip_unfit``
+    they are left out instead, listed in ``report.skipped``, and verified as known exclusions.
     """
     if verify_mode not in VERIFY_MODES:
         raise InvalidArgumentError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify_mode!r}")
@@ -966,6 +1144,7 @@ async def migrate(
         allow_existing=allow_existing,
         metric=metric,
         checkpoint_dir=checkpoint_dir,
+        skip_unfit=skip_unfit,
     )
     if on_plan is not None:
         on_plan(plan)
@@ -1074,6 +1253,7 @@ __all__ = [
     "Mismatch",
     "PageTracker",
     "PlanIssue",
+    "UnfitRecord",
     "Verification",
     "compare_records",
     "metadata_differences",
