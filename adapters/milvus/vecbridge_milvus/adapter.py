@@ -19,7 +19,9 @@ doc    VARCHAR(65535)   the document ("" when absent: Milvus Lite has no nullabl
 The collection facts (``CollectionSpec.to_dict()``) are the collection's description, as JSON
 (Milvus Lite 2.5.1 does not keep collection properties). Reads use Strong consistency; writes use
 ``upsert``, which replaces a whole entity (Milvus ``insert`` would duplicate primary keys).
-Squared L2 distances are turned into minus the true L2 distance. The client is pymilvus'
+Records over the schema's limits (``doc`` 65,535 bytes, a JSON field 65,536 bytes) are refused by
+``check_storable``, which the core calls before the first write of an upsert (Milvus Lite 2.5.1
+does not enforce them; a Milvus server does). Squared L2 distances are turned into minus the true L2 distance. The client is pymilvus'
 ``AsyncMilvusClient`` (native async over gRPC; in Lite mode it talks to the bundled
 ``milvus`` server process that pymilvus starts for the database file).
 """

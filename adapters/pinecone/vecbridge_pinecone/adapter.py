@@ -18,7 +18,8 @@ How the contract maps (``docs/backends/pinecone.md`` has the whole story):
 * ids Pinecone accepts (ASCII, <= 512 characters) pass through; others become ``vbh-<sha256>`` with
   the original in metadata ``_vb_id``, and every read returns the original;
 * metadata carries ``_vb_types`` (each field's type, so ints come back as ints and negated ranges
-  compile exactly) and ``_vb_doc`` (the document);
+  compile exactly) and ``_vb_doc`` (the document); a record whose metadata as sent exceeds Pinecone's
+  40,960 bytes is refused by ``check_storable`` before the first write of an upsert;
 * read-your-writes: every write's ``lsn_committed`` is awaited by polling a query until its
   ``lsn_reconciled`` reaches it, bounded by ``consistency_timeout`` (``ConsistencyTimeoutError``);
 * euclidean scores are recomputed client-side from the returned vectors (Pinecone's scaling of the
