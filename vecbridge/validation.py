@@ -122,26 +122,37 @@ def check_metadata_value(value: object, record_id: str | None, key: str) -> Meta
     )
 
 
-#: Metadata keys already found valid (bounded), so the per-record check skips the pattern match.
+#: Metadata keys already found valid (bounded), so the common case skips the pattern match.
 _VALID_KEYS: set[str] = set()
 
 
+def _plain_values(metadata: dict[Any, Any]) -> bool:
+    """True when every value is a str without NUL, a bool, a safe int or a finite float: the common case."""
+    for value in metadata.values():
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value:
+                return False
+        elif kind is int:
+            if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is not bool:
+            return False
+    return True
+
+
 def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
+    if type(metadata) is dict and _VALID_KEYS.issuperset(metadata) and _plain_values(metadata):
+        return dict(metadata)  # keys seen valid before, plain scalar values
     if not isinstance(metadata, Mapping):
         raise InvalidRecordError(
             f"metadata must be a dict, got {type(metadata).__name__}", record_id=record_id, field="metadata"
         )
     checked: Metadata = {}
     for key, value in metadata.items():
-        # fast path for the common case (a key seen valid before, a plain scalar); the rest below
-        kind = type(value)
-        if type(key) is str and key in _VALID_KEYS:
-            if (kind is str and "\x00" not in value) or kind is bool:
-                checked[key] = value
-                continue
-            if (kind is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT) or (kind is float and math.isfinite(value)):
-                checked[key] = value
-                continue
         if not isinstance(key, str) or not FIELD_PATTERN.fullmatch(key):
             raise InvalidRecordError(
                 "metadata keys match [A-Za-z_][A-Za-z0-9_]* and have at most 64 characters",
@@ -158,6 +169,9 @@ def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
     return checked
 
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Record]:
     """``check_record`` over many records, with the vector checks done once for the whole list.
 
@@ -165,16 +179,19 @@ def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Recor
     vectors (one float32 matrix, one finiteness/zero reduction); any other input falls back.
     """
     items = list(records)
+    given: list[Record] = []
     arrays: list[npt.NDArray[Any]] = []
+    shape = (spec.dimension,)
     for item in items:
         vector = item.vector if isinstance(item, Record) else None
         if not (
-            isinstance(vector, np.ndarray)
-            and vector.ndim == 1
-            and vector.shape[0] == spec.dimension
-            and vector.dtype in (np.float32, np.float64)
+            isinstance(item, Record)
+            and isinstance(vector, np.ndarray)
+            and vector.shape == shape
+            and vector.dtype in _FLOAT_DTYPES
         ):
             return [check_record(record, spec, position) for position, record in enumerate(items)]
+        given.append(item)
         arrays.append(vector)
     if not items:
         return []
@@ -186,11 +203,21 @@ def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Recor
         bad |= peaks == 0
     first_bad = int(np.argmax(bad)) if bad.any() else len(items)
     matrix.flags.writeable = False
+    rows = list(matrix)
     checked: list[Record] = []
-    for position, item in enumerate(items):
+    for position, item in enumerate(given):
         if position == first_bad:
             check_record(item, spec, position)  # raises this record's error, in check_record's order
-        checked.append(check_record(item, spec, position, checked_vector=matrix[position]))
+        record_id, document = item.id, item.document
+        if (
+            type(record_id) is str
+            and 0 < len(record_id) <= MAX_ID_LENGTH
+            and "\x00" not in record_id
+            and (document is None or (type(document) is str and "\x00" not in document))
+        ):  # the common case, inline: check_record's id and document rules hold
+            checked.append(Record(record_id, rows[position], check_metadata(item.metadata, record_id), document))
+        else:
+            checked.append(check_record(item, spec, position, checked_vector=rows[position]))
     return checked
 
 
@@ -203,7 +230,7 @@ def check_record(
 
     ``position`` (the record's index in the caller's input) names records whose id itself is bad.
     """
-    where = f"record at position {position}" if position is not None else "record"
+    where = "record" if position is None else f"record at position {position}"
     if not isinstance(record, Record):
         raise InvalidRecordError(f"{where}: expected a vecbridge.Record, got {type(record).__name__}")
     try:
