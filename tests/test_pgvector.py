@@ -219,7 +219,7 @@ async def test_filtered_hnsw_query_returns_exactly_top_k(
         compiled = adapter.compile_filter(parse_filter({"group": "g7"}), spec)
         statement, params = adapter._query_sql(spec, "default", vectors[0], top_k, compiled)
         async with adapter.pool.connection() as conn:
-            plan = await (await conn.execute(sql.SQL("EXPLAIN ") + statement, params)).fetchall()
+            plan = await (await conn.execute(b"EXPLAIN " + statement, params)).fetchall()
         assert f"Index Scan using vb_{name}_ann" in "\n".join(row[0] for row in plan)
 
 

@@ -135,6 +135,8 @@ class PgvectorAdapter(Adapter):
         self.stats = QueryStats()
         #: (collection, namespace) pairs whose upserts met existing ids: they take the replace path directly
         self._replacing: set[tuple[str, str]] = set()
+        #: rendered search statements around the filter, per (collection, metric, IVF?, top_k, vectors?)
+        self._query_frames: dict[tuple[str, Metric, bool, int, bool], tuple[bytes, bytes]] = {}
         self.pool = psycopg_pool.AsyncConnectionPool(
             conninfo,
             min_size=pool_min,
@@ -410,22 +412,35 @@ class PgvectorAdapter(Adapter):
         top_k: int,
         filter: SqlFilter | None,
         include_vectors: bool = False,
-    ) -> tuple[sql.Composed, tuple[Any, ...]]:
-        where, params = self._where(namespace, filter)
-        columns = self._columns(include_vectors)
-        # LIMIT is a literal (a validated int): a bound LIMIT makes PostgreSQL plan every execution anew
-        statement = sql.SQL(
-            "SELECT {columns}, embedding {op} %s AS distance FROM {t} WHERE {where} ORDER BY distance LIMIT {k}"
-        ).format(
-            columns=columns,
+    ) -> tuple[bytes, tuple[Any, ...]]:
+        """The search statement, rendered, and its parameters. The statement's frame (all but the
+        filter) is rendered once per collection and shape: composing it anew cost more per query
+        than the rest of the adapter's Python."""
+        key = (collection.name, collection.metric, isinstance(collection.index, IVF), top_k, include_vectors)
+        frame = self._query_frames.get(key)
+        if frame is None:
+            frame = self._query_frame(collection, top_k, include_vectors)
+            if len(self._query_frames) >= 1024:
+                self._query_frames.clear()
+            self._query_frames[key] = frame
+        head, tail = frame
+        if filter is None:
+            return head + tail, (vector, namespace)
+        return head + b" AND (" + filter.clause.as_bytes(None) + b")" + tail, (vector, namespace, *filter.params)
+
+    def _query_frame(self, collection: CollectionSpec, top_k: int, include_vectors: bool) -> tuple[bytes, bytes]:
+        """``SELECT ... WHERE namespace = %s`` and `` ORDER BY ... LIMIT k``, between which a filter goes."""
+        head = sql.SQL("SELECT {columns}, embedding {op} %s AS distance FROM {t} WHERE namespace = %s").format(
+            columns=self._columns(include_vectors),
             op=sql.SQL(_OPERATOR[collection.metric]),
             t=self._table(collection.name),
-            where=where,
-            k=sql.Literal(int(top_k)),
         )
+        # LIMIT is a literal (a validated int): a bound LIMIT makes PostgreSQL plan every execution anew
+        tail = sql.SQL(" ORDER BY distance LIMIT {k}").format(k=sql.Literal(int(top_k)))
         if isinstance(collection.index, IVF):  # ivfflat's iterative scan returns rows in relaxed order
-            statement = sql.SQL("SELECT * FROM ({}) AS hits ORDER BY distance").format(statement)
-        return statement, (vector, *params)
+            head = sql.SQL("SELECT * FROM ({}").format(head)
+            tail = sql.SQL("{}) AS hits ORDER BY distance").format(tail)
+        return head.as_bytes(None), tail.as_bytes(None)
 
     async def query(
         self,
