@@ -19,7 +19,7 @@ import base64
 import json
 import struct
 import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -592,14 +592,22 @@ def _json_float(value: float) -> str:
     return text
 
 
-_JSON = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":")
-)  # one encoder: json.dumps(**options) builds one per call
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: the stdlib's C encoder with ``_JSON``'s options, called directly: ``JSONEncoder.encode`` builds
+#: one per call, which cost as much as the encoding itself (``None`` where the C module is missing)
+_make_c_encoder: Callable[..., Callable[[object, int], tuple[str, ...]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_C_ENCODE = (
+    _make_c_encoder(None, _JSON.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _make_c_encoder is not None
+    else None
+)
 
 
 def metadata_json(metadata: Metadata) -> str:
     """Metadata as JSON text whose every value reads back with its Python type."""
-    text = _JSON.encode(metadata)
+    text = "".join(_C_ENCODE(metadata, 0)) if _C_ENCODE is not None else _JSON.encode(metadata)
     if "e+" not in text:  # no float in exponent form (a string holding "e+" only costs the slow path)
         return text
     parts = []
