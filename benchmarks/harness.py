@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def clustered_vectors(count: int, dimension: int, *, clusters: int = 64, spread: float = 0.25, seed: int = 0) -> np.ndarray:
+def clustered_vectors(
+    count: int, dimension: int, *, clusters: int = 64, spread: float = 0.25, seed: int = 0
+) -> np.ndarray:
     """A Gaussian mixture: realistic neighbourhoods, so recall and result sets mean something
     (plain isotropic Gaussian 384-d data makes every ANN index look broken)."""
     rng = np.random.default_rng(seed)

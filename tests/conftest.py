@@ -4,6 +4,4 @@ fixture that starts a real engine (or reads its URL from the environment) and yi
 import pkgutil
 from pathlib import Path
 
-pytest_plugins = [
-    f"servers.{module.name}" for module in pkgutil.iter_modules([str(Path(__file__).parent / "servers")])
-]
+pytest_plugins = [f"servers.{module.name}" for module in pkgutil.iter_modules([str(Path(__file__).parent / "servers")])]
