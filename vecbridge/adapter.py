@@ -10,14 +10,16 @@ Each primitive's docstring names the conformance tests (``vecbridge_conformance`
 
 from __future__ import annotations
 
+import base64
 import enum
+import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from vecbridge.errors import BackendError, VecbridgeError
+from vecbridge.errors import BackendError, InvalidArgumentError, VecbridgeError
 from vecbridge.filters import FilterCompiler, FilterNode
 from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
 from vecbridge.url import URL
@@ -34,6 +36,25 @@ def uuid_for_id(record_id: str) -> str:
     """Deterministic UUID for a vecbridge id, for backends whose ids must be UUIDs (uuid5, so
     two distinct ids never collide in practice and the same id always maps to the same UUID)."""
     return str(uuid.uuid5(_ID_NAMESPACE, record_id))
+
+
+def encode_cursor(state: Any) -> str:
+    """A scan cursor holding ``state`` (anything JSON holds): opaque and URL-safe for the caller,
+    and readable by any connection to the same backend, so a scan resumes from another process."""
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, backend: str, valid: Callable[[Any], bool] = lambda state: True) -> Any:
+    """The state :func:`encode_cursor` put into ``cursor``; ``InvalidArgumentError`` naming ``backend``
+    for a cursor it did not make, or whose state ``valid`` refuses."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+        pass
+    else:
+        if valid(state):
+            return state
+    raise InvalidArgumentError(f"not a {backend} scan cursor: {cursor!r}")
 
 
 class Capability(enum.StrEnum):

@@ -15,7 +15,6 @@ candidates are then re-scored in float64 so scores are exact to well within 1e-6
 from __future__ import annotations
 
 import asyncio
-import base64
 import fcntl
 import json
 import os
@@ -31,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from vecbridge.adapter import Adapter, Capability
+from vecbridge.adapter import Adapter, Capability, decode_cursor, encode_cursor
 from vecbridge.errors import CollectionExistsError, CollectionNotFoundError, InvalidURLError, VecbridgeError
 from vecbridge.filters import (
     And,
@@ -100,17 +99,6 @@ class ReferenceCompiler(FilterCompiler[FilterNode]):
 
     def visit_not(self, node: Not) -> FilterNode:
         return node
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise VecbridgeError(f"not a scan cursor of this engine: {cursor!r}") from None
 
 
 @dataclass
@@ -341,7 +329,11 @@ class Engine:
         if space is None:
             return Page([], None)
         ordered = space.sorted_ids()
-        start = 0 if cursor is None else bisect_right(ordered, decode_cursor(cursor))
+        start = (
+            0
+            if cursor is None
+            else bisect_right(ordered, decode_cursor(cursor, "reference engine", lambda last: isinstance(last, str)))
+        )
         records: list[Record] = []
         position = start
         while position < len(ordered) and len(records) < page_size:

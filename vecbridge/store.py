@@ -445,6 +445,8 @@ class Collection:
         """
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise InvalidArgumentError(f"page_size must be a positive int, got {page_size!r}")
+        if cursor is not None and not isinstance(cursor, str):
+            raise InvalidArgumentError(f"a scan cursor is the str a page gave, got {type(cursor).__name__}")
         spec = await self.spec()
         compiled = self._compile(filter, spec)
         size = min(page_size, self._adapter.max_batch)

@@ -233,6 +233,15 @@ class ScanTests(SuiteBase):
             rest = [r.id async for p in handle.scan(5, cursor=page.cursor) for r in p.records]
         assert Counter([r.id for r in page.records] + rest) == Counter(r.id for r in records)
 
+    @pytest.mark.parametrize("cursor", ["", "not a cursor", "eyJ4IjogMX0=", "00000000-0000-0000-0000-00000000000g"])
+    async def test_a_cursor_the_backend_did_not_make_is_refused(
+        self, new_collection: CollectionFactory, cursor: str
+    ) -> None:
+        collection, _ = await _loaded(new_collection, count=3)
+        with pytest.raises(vb.InvalidArgumentError, match="scan cursor"):
+            async for _page in collection.scan(2, cursor=cursor):
+                pass
+
     async def test_scan_with_filter(self, new_collection: CollectionFactory, adapter_class: type[Adapter]) -> None:
         collection, records = await _loaded(new_collection, count=20)
         ids = [r.id for r in await self.scan_all(collection, page_size=3, filter={"parity": "odd"})]

@@ -44,7 +44,6 @@ Scans and concurrent writes
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import math
@@ -54,12 +53,11 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from vecbridge.adapter import Adapter, Capability
+from vecbridge.adapter import Adapter, Capability, decode_cursor, encode_cursor
 from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
     CollectionNotFoundError,
-    InvalidArgumentError,
     InvalidURLError,
     TransientBackendError,
     VecbridgeError,
@@ -148,18 +146,15 @@ def decode_record(
     return chroma_id, user, document, array
 
 
-def encode_cursor(low: int, width: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([low, width]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        low, width = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(low, int) and isinstance(width, int) and 0 <= low <= KEY_SPACE and width >= 1:
-            return low, width
-    except (ValueError, TypeError):
-        pass
-    raise InvalidArgumentError(f"not a chroma scan cursor: {cursor!r}")
+def _valid_cursor(state: Any) -> bool:
+    """A chroma scan cursor holds ``[low, width]``: the next key range to read."""
+    return (
+        isinstance(state, list)
+        and len(state) == 2
+        and all(type(part) is int for part in state)
+        and 0 <= state[0] <= KEY_SPACE
+        and state[1] >= 1
+    )
 
 
 class ChromaAdapter(Adapter):
@@ -555,7 +550,7 @@ class ChromaAdapter(Adapter):
                 return Page([], None)
             low, width = 0, max(1, KEY_SPACE * page_size * 3 // (4 * total))
         else:
-            low, width = decode_cursor(cursor)
+            low, width = decode_cursor(cursor, self.name, _valid_cursor)
         while True:
             high = min(KEY_SPACE, low + width)
             clauses: list[Where] = [{SCAN_KEY: {"$gte": low}}, {SCAN_KEY: {"$lt": high}}]
@@ -570,4 +565,4 @@ class ChromaAdapter(Adapter):
             return Page(records, None)
         if len(records) < page_size // 4:
             width = min(KEY_SPACE, width * 2)
-        return Page(records, encode_cursor(high, width))
+        return Page(records, encode_cursor([high, width]))

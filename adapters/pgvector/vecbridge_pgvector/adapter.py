@@ -15,7 +15,6 @@ pgvector's binary format both ways.
 
 from __future__ import annotations
 
-import base64
 import json
 import struct
 import warnings
@@ -35,12 +34,11 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
-from vecbridge.adapter import Adapter, BulkLoad, Capability
+from vecbridge.adapter import Adapter, BulkLoad, Capability, decode_cursor, encode_cursor
 from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
     CollectionNotFoundError,
-    InvalidArgumentError,
     InvalidURLError,
     TransientBackendError,
     VecbridgeError,
@@ -79,17 +77,6 @@ _TRANSIENT = (
     pg_errors.QueryCanceled,
     psycopg_pool.PoolTimeout,
 )
-
-
-def encode_cursor(namespace_last_id: str) -> str:
-    return base64.urlsafe_b64encode(namespace_last_id.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgumentError(f"not a pgvector scan cursor: {cursor!r}") from None
 
 
 @dataclass(frozen=True)
@@ -530,7 +517,7 @@ class PgvectorAdapter(Adapter):
         where, params = self._where(namespace, filter)
         if cursor is not None:
             where = sql.SQL("{} AND id > %s").format(where)
-            params = (*params, decode_cursor(cursor))
+            params = (*params, decode_cursor(cursor, self.name, lambda last: isinstance(last, str)))
         statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id LIMIT %s").format(
             self._columns(include_vectors), self._table(collection.name), where
         )

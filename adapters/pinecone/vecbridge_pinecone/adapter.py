@@ -31,7 +31,6 @@ How the contract maps (``docs/backends/pinecone.md`` has the whole story):
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -57,13 +56,12 @@ from pinecone.models.indexes.index import IndexModel
 from pinecone.models.indexes.schema import DenseVectorField
 from pinecone.models.vectors.responses import FetchResponse, UpsertResponse
 
-from vecbridge.adapter import Adapter, Capability
+from vecbridge.adapter import Adapter, Capability, decode_cursor, encode_cursor
 from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
     CollectionNotFoundError,
     ConsistencyTimeoutError,
-    InvalidArgumentError,
     InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
@@ -111,20 +109,14 @@ def _dense_field(model: IndexModel) -> DenseVectorField:
     return fields[0]
 
 
-def _encode_cursor(token: str | None, skip: int) -> str:
-    raw = json.dumps({"t": token, "s": skip}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str | None, int]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        token, skip = data["t"], int(data["s"])
-        if token is not None and not isinstance(token, str):
-            raise TypeError(token)
-        return token, skip
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgumentError(f"not a pinecone scan cursor: {cursor!r}") from None
+def _valid_cursor(state: Any) -> bool:
+    """A pinecone scan cursor holds ``{"t": list page token or None, "s": ids of that page already read}``."""
+    return (
+        isinstance(state, dict)
+        and (state.get("t") is None or isinstance(state["t"], str))
+        and type(state.get("s")) is int
+        and state["s"] >= 0
+    )
 
 
 def _fetching(ids: list[str], namespace: str) -> Callable[[AsyncIndex], Awaitable[FetchResponse]]:
@@ -641,7 +633,11 @@ class PineconeAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
-        start, skip = (None, 0) if cursor is None else _decode_cursor(cursor)
+        state: dict[str, Any] = (
+            {"t": None, "s": 0} if cursor is None else decode_cursor(cursor, self.name, _valid_cursor)
+        )
+        start: str | None = state["t"]
+        skip: int = state["s"]
         node = filter.node if filter is not None else None
         records: list[Record] = []
         async with contextlib.aclosing(self._pages(collection, namespace, start, include_vectors)) as pages:
@@ -652,7 +648,7 @@ class PineconeAdapter(Adapter):
                         records.append(record)
                     if len(records) >= page_size:
                         if position + 1 < len(natives):
-                            return Page(records, _encode_cursor(token, position + 1))
-                        return Page(records, None if following is None else _encode_cursor(following, 0))
+                            return Page(records, encode_cursor({"t": token, "s": position + 1}))
+                        return Page(records, None if following is None else encode_cursor({"t": following, "s": 0}))
                 skip = 0
         return Page(records, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -38,6 +39,7 @@ from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
     CollectionNotFoundError,
+    InvalidArgumentError,
     InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
@@ -458,6 +460,11 @@ class WeaviateAdapter(Adapter):
         on the exact stored metadata. The cursor is the last uuid read, so a page may hold fewer
         than ``page_size`` records (even none) while the cursor is not ``None``."""
         node = filter.node if isinstance(filter, CompiledFilter) else None
+        if cursor is not None:
+            try:
+                uuid.UUID(cursor)
+            except ValueError:
+                raise InvalidArgumentError(f"not a weaviate scan cursor: {cursor!r}") from None
         with self.errors(f"scan {collection.name!r}"):
             result = await self._collection(collection).query.fetch_objects(
                 **scan_arguments(cursor, page_size, include_vectors)
