@@ -48,8 +48,13 @@ def stop_lite_server(db_file: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lite_database() -> Iterator[str]:
-    """A fresh Milvus Lite database file; its server process is stopped and the file removed after."""
+def _milvus() -> Iterator[str]:
+    """``VECBRIDGE_MILVUS_URL`` when set, else a fresh Milvus Lite database file whose server process
+    is stopped and whose directory is removed afterwards."""
+    given = os.environ.get("VECBRIDGE_MILVUS_URL")
+    if given:
+        yield given
+        return
     directory = Path(tempfile.mkdtemp(prefix="vb-milvus-"))
     db_file = directory / "vb.db"
     try:
@@ -62,11 +67,7 @@ def _lite_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def milvus_url() -> Iterator[str]:
     """``milvus+lite:///<tmp>/vb.db`` on a fresh directory, or ``VECBRIDGE_MILVUS_URL`` when set."""
-    given = os.environ.get("VECBRIDGE_MILVUS_URL")
-    if given:
-        yield given
-        return
-    with _lite_database() as url:
+    with _milvus() as url:
         yield url
 
 
@@ -78,9 +79,5 @@ def milvus_private_url() -> Iterator[str]:
     file is held by this process once any test has used it. A server given by
     ``VECBRIDGE_MILVUS_URL`` accepts any number of clients and is used as is.
     """
-    given = os.environ.get("VECBRIDGE_MILVUS_URL")
-    if given:
-        yield given
-        return
-    with _lite_database() as url:
+    with _milvus() as url:
         yield url
