@@ -8,7 +8,7 @@ gets it wrong, and ``register_all()`` registers each under its own scheme (``bro
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -79,6 +79,18 @@ class UpsertMerges(MemoryAdapter):
         old = {r.id: r for r in await self.get(collection, namespace, [r.id for r in records], False)}
         merged = [replace(r, metadata={**old[r.id].metadata, **r.metadata}) if r.id in old else r for r in records]
         await super().upsert(collection, namespace, merged)
+
+
+class AtomicUpsertWritesAsItGoes(MemoryAdapter):
+    """Declares ``ATOMIC_UPSERT`` but writes each batch as it arrives: a late failure leaves a half-write."""
+
+    name: ClassVar[str] = "broken-atomic"
+
+    async def upsert_atomic(
+        self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[list[Record]]
+    ) -> None:
+        async for batch in batches:
+            await self.upsert(collection, namespace, batch)
 
 
 class NamespaceLeak(MemoryAdapter):
@@ -267,6 +279,7 @@ VARIANTS: dict[str, Variant] = {
     "scores_as_distances": Variant(ScoresAsDistances, "ScoreTests"),
     "squared_l2": Variant(SquaredL2, "ScoreTests"),
     "upsert_merges_metadata": Variant(UpsertMerges, "UpsertTests"),
+    "atomic_upsert_writes_as_it_goes": Variant(AtomicUpsertWritesAsItGoes, "UpsertTests"),
     "namespace_leak": Variant(NamespaceLeak, "NamespaceTests"),
     "scan_skips_page": Variant(ScanSkipsPage, "ScanTests"),
     "cursor_not_resumable": Variant(CursorNotResumable, "ScanTests", local=True),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import vecbridge as vb
+from vecbridge.adapter import Capability
 from vecbridge.memory import MemoryAdapter
 from vecbridge.registry import register, unregister
 from vecbridge.url import URL
@@ -192,9 +193,10 @@ async def test_embedding_model_mismatch_is_caught(store: vb.Store) -> None:
 
 
 class FailingThirdBatch(MemoryAdapter):
-    """The reference engine with one injected fault: the third write batch fails."""
+    """The reference engine, batch by batch (no ``ATOMIC_UPSERT``), with one injected fault: the third write batch fails."""
 
     name = "failing"
+    capabilities = MemoryAdapter.capabilities - {Capability.ATOMIC_UPSERT}
     max_batch = 10
     writes = 0
 
@@ -203,6 +205,24 @@ class FailingThirdBatch(MemoryAdapter):
         if type(self).writes == 3:
             raise vb.BackendError("injected failure")
         await super().upsert(collection, namespace, records)
+
+
+class CountingAtomicBatches(MemoryAdapter):
+    """The reference engine (``ATOMIC_UPSERT``), counting the batches the core hands to ``upsert_atomic``."""
+
+    name = "counting"
+    max_batch = 10
+    taken = 0
+
+    async def upsert_atomic(
+        self, collection: vb.CollectionSpec, namespace: str, batches: AsyncIterator[list[vb.Record]]
+    ) -> None:
+        async def counted() -> AsyncIterator[list[vb.Record]]:
+            async for batch in batches:
+                type(self).taken += 1
+                yield batch
+
+        await super().upsert_atomic(collection, namespace, counted())
 
 
 class FlakyOnce(MemoryAdapter):
@@ -232,6 +252,26 @@ async def test_a_failing_batch_raises_partial_write_error_naming_ids() -> None:
             assert isinstance(error.__cause__, vb.BackendError)
     finally:
         unregister("failing")
+
+
+async def test_atomic_upsert_validates_each_batch_as_the_adapter_asks_for_it() -> None:
+    register("counting", CountingAtomicBatches, replace=True)
+    try:
+        async with vb.connect("counting://") as store:
+            docs = await store.create_collection("docs", dimension=2)
+            records = [rec(f"r{i:02d}", [1, i]) for i in range(50)]
+            records[35] = rec("r35", [1, float("nan")])
+            with pytest.raises(vb.InvalidRecordError) as caught:
+                await docs.upsert(records)
+            assert caught.value.record_id == "r35"
+            assert CountingAtomicBatches.taken == 3  # batches 0-2 went to the adapter before batch 3 was checked
+            assert await docs.count() == 0
+            records[35] = rec("r05", [1, 35], late=True)  # a duplicate in a later batch: the last one wins
+            assert await docs.upsert(records) == 49
+            [late] = await docs.get(["r05"])
+            assert late.metadata == {"late": True} and list(late.vector) == [1, 35]
+    finally:
+        unregister("counting")
 
 
 async def test_transient_errors_are_retried() -> None:

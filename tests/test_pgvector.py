@@ -304,6 +304,41 @@ async def test_set_local_settings_apply_after_psycopg_auto_prepares(
         assert "Order By: (embedding <=> $1)" in text, text  # the generic plan of the prepared statement
 
 
+# --- atomic upserts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("namespace_state", ["empty", "holding_ids_of_the_call"])
+async def test_a_server_error_in_a_late_batch_writes_nothing(
+    pgvector_url: str, store: vb.Store, namespace_state: str
+) -> None:
+    """A list upsert is one transaction: a row the server refuses (here a trigger) in the third
+    batch rolls back the two batches already streamed, on the straight COPY and the staging path."""
+    name = unique()
+    collection = await store.create_collection(name, dimension=4, metric="euclidean")
+    rng = np.random.default_rng(5)
+    records = [vb.Record(id=f"r{i}", vector=rng.normal(size=4), metadata={"v": 2}) for i in range(5000)]
+    if namespace_state != "empty":
+        await collection.upsert(
+            [vb.Record(id=f"r{i}", vector=rng.normal(size=4), metadata={"v": 1}) for i in range(10)]
+        )
+    async with await psycopg.AsyncConnection.connect(dsn_of(pgvector_url), autocommit=True) as conn:
+        await conn.execute(
+            "CREATE FUNCTION pg_temp.refuse_boom() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN IF NEW.id = 'r4500' THEN RAISE EXCEPTION 'refused r4500'; END IF; RETURN NEW; END $$"
+        )
+        await conn.execute(
+            sql.SQL("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()").format(
+                sql.Identifier(f"vb_{name}"), sql.SQL("pg_temp.refuse_boom")
+            )
+        )
+        with pytest.raises(vb.BackendError, match="refused r4500"):
+            await collection.upsert(records)  # max_batch 2000: r4500 is in the third batch
+    assert await collection.count() == (0 if namespace_state == "empty" else 10)
+    if namespace_state != "empty":
+        assert {r.metadata["v"] for r in await collection.get([f"r{i}" for i in range(10)])} == {1}
+    await store.drop_collection(name)
+
+
 # --- bulk load and index specs ------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ import enum
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -76,6 +76,9 @@ class Capability(enum.StrEnum):
     BULK_LOAD = "bulk_load"
     #: Two connections to the same URL see each other's writes.
     SHARED_ACROSS_CONNECTIONS = "shared_across_connections"
+    #: A list upsert of any size is one transaction (``Adapter.upsert_atomic``): the core validates
+    #: each batch while the previous one is being written, and any failure leaves nothing written.
+    ATOMIC_UPSERT = "atomic_upsert"
 
 
 class Adapter(ABC):
@@ -189,6 +192,18 @@ class Adapter(ABC):
 
         ``records[i].vector`` is a float32 array. When this returns, every later read sees the write.
         """
+
+    async def upsert_atomic(
+        self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[list[Record]]
+    ) -> None:
+        """Write every batch of ``batches`` in one transaction (``Capability.ATOMIC_UPSERT``).
+
+        Each batch is what :meth:`upsert` takes; ids are distinct across all batches of one call.
+        The core validates a batch only when it is asked for the next one, so that validation runs
+        while the backend works on the batches before it. If ``batches`` raises (a bad record found
+        late) or a write fails, the exception propagates and nothing of the call is written.
+        """
+        raise NotImplementedError(f"{self.name} does not declare Capability.ATOMIC_UPSERT")
 
     @abstractmethod
     async def query(

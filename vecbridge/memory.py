@@ -22,7 +22,7 @@ import struct
 import threading
 import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -499,7 +499,7 @@ class MemoryAdapter(Adapter):
     """``memory://`` (private) and ``memory://NAME`` (shared in the process): exact search, nothing persisted."""
 
     name: ClassVar[str] = "memory"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EXACT_SEARCH})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EXACT_SEARCH, Capability.ATOMIC_UPSERT})
     max_batch: ClassVar[int] = 4096
     max_concurrency: ClassVar[int] = 1
     filter_compiler = ReferenceCompiler
@@ -566,6 +566,13 @@ class MemoryAdapter(Adapter):
         vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
         await self.write(header, vectors, check=lambda: self.engine.spec(collection.name))
 
+    async def upsert_atomic(
+        self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[list[Record]]
+    ) -> None:
+        """Every batch gathered first (a bad record raises before anything is applied), then one
+        write: one log entry on ``local://``, so a crash keeps all of the call or none of it."""
+        await self.upsert(collection, namespace, [record async for batch in batches for record in batch])
+
     async def query(
         self,
         collection: CollectionSpec,
@@ -623,7 +630,12 @@ class LocalAdapter(MemoryAdapter):
 
     name: ClassVar[str] = "local"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.EXACT_SEARCH, Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {
+            Capability.EXACT_SEARCH,
+            Capability.PERSISTENT,
+            Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.ATOMIC_UPSERT,
+        }
     )
     engine: LocalEngine
 

@@ -248,10 +248,12 @@ class Collection:
     ) -> int:
         """Insert or wholly replace records; returns how many were written.
 
-        A list (or any iterable) is validated entirely, and checked against the backend's record
-        limits (``Adapter.check_storable``), before the first write, so a bad or unfit record writes
-        nothing. An async iterable streams: each batch is validated and checked before it is written,
-        and a failure after the first batch raises ``PartialWriteError`` naming what was written.
+        A list (or any iterable) is all or nothing for bad input: a record that fails validation or
+        the backend's record limits (``Adapter.check_storable``) writes nothing. On a backend with
+        ``Capability.ATOMIC_UPSERT`` the whole list is one transaction, validated batch by batch while
+        the batches before are written; elsewhere it is validated entirely before the first write.
+        An async iterable streams: each batch is validated and checked before it is written, and a
+        failure after the first batch raises ``PartialWriteError`` naming what was written.
         Within one call the last record of an id wins.
         """
         spec = await self.spec()
@@ -262,13 +264,44 @@ class Collection:
             batches: AsyncIterator[list[Record]] = self._stream_batches(records, spec, size)
             planned: list[str] | None = None
         else:
-            validated = list({record.id: record for record in check_records(records, spec)}.values())
+            items = list(records)
+            if Capability.ATOMIC_UPSERT in adapter.capabilities and items:
+                return await with_retries(partial(self._upsert_atomic, items, spec, size))
+            validated = list({record.id: record for record in check_records(items, spec)}.values())
             if adapter.has_record_limits():  # every record fits before the first write, or nothing is written
                 for record in validated:
                     adapter.check_storable(spec, record)
             planned = [record.id for record in validated]
             batches = _aiter(_split(validated, size, adapter.max_request_bytes))
         return await self._write_batches(batches, spec, workers, planned)
+
+    async def _upsert_atomic(self, items: Sequence[object], spec: CollectionSpec, size: int) -> int:
+        """One ``upsert_atomic`` call; each window of ``size`` items is validated (and checked against
+        the record limits) only when the adapter asks for the next batch, so it overlaps the writes."""
+        adapter = self._adapter
+        fits = adapter.check_storable if adapter.has_record_limits() else None
+        # the position of each id's last record: only that one is written (ids are distinct across batches)
+        last = {
+            item.id: position
+            for position, item in enumerate(items)
+            if isinstance(item, Record) and isinstance(item.id, str)
+        }
+        written = 0
+
+        async def batches() -> AsyncIterator[list[Record]]:
+            nonlocal written
+            for start in range(0, len(items), size):
+                checked = check_records(items[start : start + size], spec, first_position=start)
+                kept = [record for offset, record in enumerate(checked) if last[record.id] == start + offset]
+                if fits is not None:
+                    for record in kept:
+                        fits(spec, record)
+                written += len(kept)
+                for batch in _split(kept, size, adapter.max_request_bytes):
+                    yield batch
+
+        await adapter.upsert_atomic(spec, self.namespace, batches())
+        return written
 
     async def _stream_batches(
         self, records: AsyncIterable[Record], spec: CollectionSpec, size: int

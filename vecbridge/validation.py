@@ -172,11 +172,12 @@ def check_metadata(metadata: object, record_id: str | None = None) -> Metadata:
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Record]:
+def check_records(records: Iterable[object], spec: CollectionSpec, first_position: int = 0) -> list[Record]:
     """``check_record`` over many records, with the vector checks done once for the whole list.
 
     Same result and same first error as checking one by one, several times faster for numpy
     vectors (one float32 matrix, one finiteness/zero reduction); any other input falls back.
+    ``first_position``: the caller's position of ``records[0]``, for error messages.
     """
     items = list(records)
     given: list[Record] = []
@@ -190,7 +191,7 @@ def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Recor
             and vector.shape == shape
             and vector.dtype in _FLOAT_DTYPES
         ):
-            return [check_record(record, spec, position) for position, record in enumerate(items)]
+            return [check_record(record, spec, position) for position, record in enumerate(items, first_position)]
         given.append(item)
         arrays.append(vector)
     if not items:
@@ -207,7 +208,7 @@ def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Recor
     checked: list[Record] = []
     for position, item in enumerate(given):
         if position == first_bad:
-            check_record(item, spec, position)  # raises this record's error, in check_record's order
+            check_record(item, spec, first_position + position)  # raises its error, in check_record's order
         record_id, document = item.id, item.document
         if (
             type(record_id) is str
@@ -217,7 +218,7 @@ def check_records(records: Iterable[object], spec: CollectionSpec) -> list[Recor
         ):  # the common case, inline: check_record's id and document rules hold
             checked.append(Record(record_id, rows[position], check_metadata(item.metadata, record_id), document))
         else:
-            checked.append(check_record(item, spec, position, checked_vector=rows[position]))
+            checked.append(check_record(item, spec, first_position + position, checked_vector=rows[position]))
     return checked
 
 

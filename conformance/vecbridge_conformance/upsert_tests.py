@@ -14,6 +14,7 @@ from vecbridge_conformance.base import (
     SuiteBase,
     assert_same_metadata,
     assert_vector_equal,
+    requires,
     seeded_rng,
     uses,
 )
@@ -264,6 +265,79 @@ class UpsertTests(SuiteBase):
         records = [vb.Record(id=f"r{i}", vector=[1.0, float(i), 0.5, 0.25]) for i in range(11)]
         assert await collection.upsert(records, batch_size=3) == 11
         assert await collection.count() == 11
+
+    async def test_bad_record_in_a_later_batch_writes_nothing(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=4)
+        await collection.upsert([vb.Record(id="kept", vector=[1.0, 0.0, 0.0, 0.0], metadata={"v": 1})])
+        records = [vb.Record(id=f"r{i}", vector=[1.0, float(i), 0.5, 0.25]) for i in range(10)]
+        records[1] = vb.Record(id="kept", vector=[0.0, 1.0, 0.0, 0.0], metadata={"v": 2})
+        records.append(vb.Record(id="", vector=[1.0, 1.0, 1.0, 1.0]))
+        with pytest.raises(vb.InvalidRecordError, match="position 10"):
+            await collection.upsert(records, batch_size=3)
+        assert await collection.count() == 1
+        [kept] = await collection.get(["kept"])
+        assert kept.metadata == {"v": 1}
+
+    async def test_duplicate_ids_across_batches_last_wins(self, new_collection: CollectionFactory) -> None:
+        collection = await new_collection(dimension=4)
+        await collection.upsert([vb.Record(id="r1", vector=[0.0, 1.0, 0.0, 0.0], metadata={"i": -1})])
+        records = [vb.Record(id=f"r{i % 4}", vector=[1.0, float(i), 0.5, 0.25], metadata={"i": i}) for i in range(10)]
+        assert await collection.upsert(records, batch_size=3) == 4
+        assert await collection.count() == 4
+        got = {r.id: r.metadata["i"] for r in await collection.get(["r0", "r1", "r2", "r3"])}
+        assert got == {"r0": 8, "r1": 9, "r2": 6, "r3": 7}
+
+    @requires(Capability.ATOMIC_UPSERT)
+    @pytest.mark.parametrize("namespace_state", ["empty", "holding_an_id_of_the_call"])
+    async def test_atomic_upsert_failing_late_writes_nothing(
+        self, store: vb.Store, new_collection: CollectionFactory, namespace_state: str
+    ) -> None:
+        """``Adapter.upsert_atomic``: batches the adapter already took are not written when a later one raises."""
+        collection = await new_collection(dimension=4)
+        if namespace_state != "empty":
+            await collection.upsert([vb.Record(id="kept", vector=[1.0, 0.0, 0.0, 0.0], metadata={"v": 1})])
+        taken = 0
+
+        async def batches() -> Any:
+            nonlocal taken
+            for b in range(3):
+                taken += 1
+                batch = [vb.Record(f"b{b}-{i}", _vec(10 * b + i, 4), {"b": b}) for i in range(3)]
+                if b == 1:
+                    batch.append(vb.Record("kept", _vec(99, 4), {"v": 2}))
+                yield batch
+            raise vb.InvalidRecordError("a bad record found late")
+
+        with pytest.raises(vb.InvalidRecordError, match="found late"):
+            await store.adapter.upsert_atomic(await collection.spec(), collection.namespace, batches())
+        assert taken == 3
+        assert await collection.count() == (0 if namespace_state == "empty" else 1)
+        if namespace_state != "empty":
+            [kept] = await collection.get(["kept"])
+            assert kept.metadata == {"v": 1}
+
+    @requires(Capability.ATOMIC_UPSERT)
+    async def test_atomic_upsert_replaces_ids_in_any_batch(
+        self, store: vb.Store, new_collection: CollectionFactory
+    ) -> None:
+        collection = await new_collection(dimension=4)
+        await collection.upsert([vb.Record(id=f"old{i}", vector=_vec(i, 4), metadata={"v": 1}) for i in range(3)])
+
+        async def batches() -> Any:
+            yield [vb.Record("new0", _vec(10, 4), {"v": 2}), vb.Record("new1", _vec(11, 4), {"v": 2})]
+            yield [vb.Record("old2", _vec(12, 4), {"v": 2})]
+            yield [vb.Record("old0", _vec(13, 4), {"w": 3}, "replaced")]
+
+        await store.adapter.upsert_atomic(await collection.spec(), collection.namespace, batches())
+        got = {r.id: (r.metadata, r.document) for r in await collection.get(["old0", "old1", "old2", "new0", "new1"])}
+        assert got == {
+            "old0": ({"w": 3}, "replaced"),
+            "old1": ({"v": 1}, None),
+            "old2": ({"v": 2}, None),
+            "new0": ({"v": 2}, None),
+            "new1": ({"v": 2}, None),
+        }
+        assert await collection.count() == 5
 
     async def test_async_iterable_upsert(self, new_collection: CollectionFactory) -> None:
         collection = await new_collection(dimension=4)

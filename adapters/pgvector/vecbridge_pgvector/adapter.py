@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import struct
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,6 +110,7 @@ class PgvectorAdapter(Adapter):
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.INDEX_SETTINGS,
             Capability.BULK_LOAD,
+            Capability.ATOMIC_UPSERT,
         }
     )
     max_batch: ClassVar[int] = 2000
@@ -332,31 +333,50 @@ class PgvectorAdapter(Adapter):
     # --- records ---------------------------------------------------------------------------------
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
-        """Binary COPY, in one transaction. Straight into the table while the namespace takes new ids
-        only; when an id exists (a unique violation rolls back to a savepoint), and from then on for
-        that namespace, into a staging table, then ``INSERT ... ON CONFLICT DO UPDATE`` replacing
-        whole rows."""
+        await self.upsert_atomic(collection, namespace, _batches_of([records]))
+
+    async def upsert_atomic(
+        self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[Sequence[Record]]
+    ) -> None:
+        """One transaction and one binary COPY stream for all batches: PostgreSQL parses the rows sent
+        while the core validates the next batch (a COPY per batch would wait for the server at each
+        end). Straight into the table while the namespace takes new ids only; when an id exists (a
+        unique violation rolls back to a savepoint), and from then on for that namespace, every batch
+        goes into a staging table, then ``INSERT ... ON CONFLICT DO UPDATE`` replaces whole rows.
+
+        Into an empty namespace (a fresh load) the batches sent are not kept for that fallback: the
+        ids of one call are distinct, so only a concurrent writer of the same id can collide, and
+        its unique violation is a transient error the core retries. Keeping them would hold every
+        validated record to the end, and the garbage collector would walk them again and again."""
         table = self._table(collection.name)
         key = (collection.name, namespace)
         async with self._connection(f"upsert into {collection.name!r}") as conn:
+            sent: list[Sequence[Record]] | None = []  # replayed into the staging table after a unique violation
             if key not in self._replacing:
+                empty = await (
+                    await conn.execute(
+                        sql.SQL("SELECT NOT EXISTS (SELECT FROM {} WHERE namespace = %s)").format(table), (namespace,)
+                    )
+                ).fetchone()
+                if empty is not None and empty[0]:
+                    sent = None
                 copy_sql = sql.SQL(
                     "COPY {} (namespace, id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
                 ).format(table)
                 try:
                     async with conn.transaction(), conn.cursor().copy(copy_sql) as copy:  # in a savepoint
-                        for chunk in copy_stream(records, collection.dimension, namespace):
-                            await copy.write(chunk)
+                        await _copy_batches(copy, batches, collection.dimension, namespace, sent)
                     return
                 except pg_errors.UniqueViolation:
+                    if sent is None:
+                        raise
                     if len(self._replacing) > 10_000:
                         self._replacing.clear()
                     self._replacing.add(key)
             async with conn.cursor().copy(
                 "COPY vb_stage (id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                for chunk in copy_stream(records, collection.dimension, None):
-                    await copy.write(chunk)
+                await _copy_batches(copy, _batches_of(sent or [], batches), collection.dimension, None, None)
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (namespace, id, embedding, metadata, document) "
@@ -608,12 +628,39 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = b"\xff\xff"
 
 
-def copy_stream(
+async def _batches_of(
+    first: Iterable[Sequence[Record]], rest: AsyncIterator[Sequence[Record]] | None = None
+) -> AsyncIterator[Sequence[Record]]:
+    for batch in first:
+        yield batch
+    if rest is not None:
+        async for batch in rest:
+            yield batch
+
+
+async def _copy_batches(
+    copy: psycopg.AsyncCopy,
+    batches: AsyncIterator[Sequence[Record]],
+    dimension: int,
+    namespace: str | None,
+    sent: list[Sequence[Record]] | None,
+) -> None:
+    """Send ``batches`` as one binary COPY stream, appending each to ``sent`` (when given) first."""
+    await copy.write(_COPY_HEADER)
+    async for batch in batches:
+        if sent is not None:
+            sent.append(batch)
+        for chunk in copy_rows(batch, dimension, namespace):
+            await copy.write(chunk)
+    await copy.write(_COPY_TRAILER)
+
+
+def copy_rows(
     records: Sequence[Record], dimension: int, namespace: str | None, rows_per_chunk: int = 256
 ) -> Iterator[bytes]:
-    """A ``COPY ... (FORMAT BINARY)`` stream for ``[namespace,] id, embedding, metadata, document``,
-    in chunks: the caller sends each before the next is built, so PostgreSQL parses rows while
-    the rest are encoded (and other writers' streams keep flowing) instead of waiting for all.
+    """Rows of a ``COPY ... (FORMAT BINARY)`` stream for ``[namespace,] id, embedding, metadata,
+    document``, in chunks: the caller sends each before the next is built, so PostgreSQL parses
+    rows while the rest are encoded (and other writers' streams keep flowing) instead of waiting.
 
     Each chunk is built column-wise (each column encoded by one comprehension, every length word
     of a column by one ``struct.pack``, the vectors by one numpy conversion to pgvector's
@@ -627,7 +674,6 @@ def copy_stream(
     else:
         encoded = namespace.encode()
         row_head = struct.pack(">hi", 5, len(encoded)) + encoded
-    yield _COPY_HEADER
     for start in range(0, len(records), rows_per_chunk):
         chunk = records[start : start + rows_per_chunk]
         count = len(chunk)
@@ -657,7 +703,6 @@ def copy_stream(
                 for i in range(count)
             ]
         )
-    yield _COPY_TRAILER
 
 
 def _vector(value: Vector) -> FloatArray:
