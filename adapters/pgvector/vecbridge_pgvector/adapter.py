@@ -62,10 +62,9 @@ _OPCLASS = {Metric.COSINE: "vector_cosine_ops", Metric.DOT: "vector_ip_ops", Met
 _OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
 
 
-# distance (lower is better) -> vecbridge score (higher is better): cosine 1 - d, dot -d (pgvector's
-# <#> is the negative inner product), euclidean -d (<-> is the true L2 distance).
-def _score(metric: Metric, distance: float) -> float:
-    return 1.0 - distance if metric is Metric.COSINE else -distance
+#: distance (lower is better) -> vecbridge score (higher is better) is ``offset - distance``: cosine
+#: 1 - d, dot -d (pgvector's <#> is the negative inner product), euclidean -d (<-> is the true L2 distance).
+_SCORE_OFFSET = {Metric.COSINE: 1.0, Metric.DOT: 0.0, Metric.EUCLIDEAN: 0.0}
 
 
 _TRANSIENT = (
@@ -79,7 +78,7 @@ _TRANSIENT = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class QueryStats:
     """Counters a caller (and the tests) can read: how often a short ANN answer was redone exactly."""
 
@@ -222,12 +221,17 @@ class PgvectorAdapter(Adapter):
         """A pooled (autocommit) connection, errors mapped; with ``transaction`` inside one
         transaction, committed on success. Single statements skip it: one round trip less."""
         with self.errors(action):
-            async with self.pool.connection() as conn:
+            # getconn/putconn rather than ``pool.connection()``, whose extra ``async with conn`` (a
+            # commit, a no-op in autocommit) costs more than the rest of a query's Python
+            conn = await self.pool.getconn()
+            try:
                 if not transaction:
                     yield conn
                     return
                 async with conn.transaction():
                     yield conn
+            finally:
+                await self.pool.putconn(conn)
 
     # --- names -----------------------------------------------------------------------------------
 
@@ -467,7 +471,7 @@ class PgvectorAdapter(Adapter):
                 async with conn.transaction():
                     await conn.execute(*settings)
                     rows = await (await conn.execute(statement, params, binary=True)).fetchall()
-            self.stats = QueryStats(self.stats.ann_queries + 1, self.stats.exact_fallbacks)
+            self.stats.ann_queries += 1
             if len(rows) < top_k:
                 # the ANN scan may stop short (hnsw.max_scan_tuples, IVF probes); without index scans
                 # the plan is exact. prepare=False: a plan cached before the switch would ignore it.
@@ -477,16 +481,10 @@ class PgvectorAdapter(Adapter):
                     exact_rows = await exact.fetchall()
                 if len(exact_rows) > len(rows):
                     rows = exact_rows
-                self.stats = QueryStats(self.stats.ann_queries, self.stats.exact_fallbacks + 1)
+                self.stats.exact_fallbacks += 1
+        offset = _SCORE_OFFSET[collection.metric]
         return [
-            Match(
-                id=row[0],
-                score=_score(collection.metric, float(row[4])),
-                metadata=row[1],
-                document=row[2],
-                vector=_vector(row[3]) if include_vectors else None,
-            )
-            for row in rows
+            Match(row[0], offset - row[4], row[1], row[2], _vector(row[3]) if include_vectors else None) for row in rows
         ]
 
     @staticmethod
