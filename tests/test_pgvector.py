@@ -256,6 +256,33 @@ async def test_without_iterative_scan_the_same_query_comes_back_short(
     assert len(rows) < 10
 
 
+async def test_unfiltered_queries_scan_iteratively_only_in_namespaces_that_need_it(pgvector_url: str) -> None:
+    """A namespace holding 5 % of an HNSW-indexed table comes back short from a plain scan: the query
+    is rerun iteratively and the namespace scans iteratively from then on; the namespace filling the
+    graph never pays for iterative scanning, and every answer is full."""
+    name = unique()
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(4000, 16)).astype(np.float32)
+    async with vb.connect(with_options(pgvector_url, "pool_min=1&pool_max=1&" + INDEX_PLAN)) as store:
+        adapter = store.adapter
+        assert isinstance(adapter, PgvectorAdapter)
+        await store.create_collection(name, 16, "cosine", index=vb.HNSW(m=8, ef_construction=32))
+        big, small = store.collection(name, namespace="big"), store.collection(name, namespace="small")
+        await big.upsert([vb.Record(f"b{i}", vectors[i]) for i in range(3800)])
+        await small.upsert([vb.Record(f"s{i}", vectors[i]) for i in range(3800, 4000)])
+        for q in range(6):
+            assert len(await small.query(vectors[q], top_k=10)) == 10
+            assert len(await big.query(vectors[q], top_k=10)) == 10
+        assert (adapter.stats.iterative_retries, adapter.stats.exact_fallbacks) == (1, 0)
+        async with adapter.pool.connection() as conn:  # the one session: its last query was in "big"
+            setting = await (await conn.execute("SHOW hnsw.iterative_scan")).fetchone()
+        assert setting == ("off",)
+        truth = np.argsort(-(vectors[3800:] @ vectors[0]) / np.linalg.norm(vectors[3800:], axis=1))[:10]
+        got = {m.id for m in await small.query(vectors[0], top_k=10)}
+        assert len(got & {f"s{3800 + i}" for i in truth}) >= 8
+        await store.drop_collection(name)
+
+
 async def test_set_local_settings_apply_after_psycopg_auto_prepares(
     pgvector_url: str, filtered_collection: tuple[str, np.ndarray]
 ) -> None:

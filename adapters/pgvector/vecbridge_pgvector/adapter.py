@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import struct
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ class QueryStats:
     """Counters a caller (and the tests) can read: how often a short ANN answer was redone exactly."""
 
     ann_queries: int = 0
+    #: unfiltered HNSW scans that came back short without iterative scanning and were rerun with it
+    iterative_retries: int = 0
     exact_fallbacks: int = 0
 
 
@@ -122,6 +125,11 @@ class PgvectorAdapter(Adapter):
         self.stats = QueryStats()
         #: (collection, namespace) pairs whose upserts met existing ids: they take the replace path directly
         self._replacing: set[tuple[str, str]] = set()
+        #: (collection, namespace) pairs whose unfiltered HNSW scan came back short without iterative
+        #: scanning (other namespaces fill the graph): their queries scan iteratively from the start
+        self._sparse: set[tuple[str, str]] = set()
+        #: each pooled session's ``hnsw.iterative_scan`` (True: strict_order), switched only on a change
+        self._iterative: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], bool] = weakref.WeakKeyDictionary()
         #: rendered search statements around the filter, per (collection, metric, IVF?, top_k, vectors?)
         self._query_frames: dict[tuple[str, Metric, bool, int, bool], tuple[bytes, bytes]] = {}
         self.pool = psycopg_pool.AsyncConnectionPool(
@@ -191,7 +199,8 @@ class PgvectorAdapter(Adapter):
 
         The session defaults (iterative index scans, ``ef_search``) let a common query run as one
         autocommit statement, one round trip; a query that needs other values sets them with
-        ``SET LOCAL`` in its own transaction. The pool's sessions belong to this adapter alone.
+        ``SET LOCAL`` in its own transaction, except ``hnsw.iterative_scan``, which :meth:`query`
+        switches per session when it changes (see there). The pool's sessions belong to this adapter.
         """
         await register_vector_async(conn)
         await conn.execute(
@@ -199,6 +208,7 @@ class PgvectorAdapter(Adapter):
             "set_config('ivfflat.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', %s, false)",
             (str(self.ef_search),),
         )
+        self._iterative[conn] = True
         # rows staged for an upsert that replaces existing records; emptied at each commit
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
@@ -462,16 +472,26 @@ class PgvectorAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> list[Match]:
+        """Iterative HNSW scans (``strict_order``) keep a filtered query's answer full, at a cost of a
+        few percent on every scan. An unfiltered query in a namespace that fills the graph does not
+        need them: it runs without, and only if it comes back short (the namespace shares the graph
+        with others) is it rerun iteratively, and that namespace scans iteratively from then on. A
+        full answer of the plain scan is the same as the iterative scan's: both return the same
+        candidates first, in the same order."""
         statement, params = self._query_sql(collection, namespace, vector, top_k, filter, include_vectors)
         settings = self._search_settings(collection, top_k)
+        hnsw = isinstance(collection.index, HNSW) and collection.dimension <= MAX_INDEXED_DIMENSION
+        key = (collection.name, namespace)
+        iterative = filter is not None or key in self._sparse
         async with self._connection(f"query {collection.name!r}", transaction=False) as conn:
-            if settings is None:
-                rows = await (await conn.execute(statement, params, binary=True)).fetchall()
-            else:
-                async with conn.transaction():
-                    await conn.execute(*settings)
-                    rows = await (await conn.execute(statement, params, binary=True)).fetchall()
+            rows = await self._search(conn, statement, params, settings, iterative if hnsw else None)
             self.stats.ann_queries += 1
+            if hnsw and not iterative and len(rows) < top_k:
+                if len(self._sparse) > 10_000:
+                    self._sparse.clear()
+                self._sparse.add(key)
+                rows = await self._search(conn, statement, params, settings, True)
+                self.stats.iterative_retries += 1
             if len(rows) < top_k:
                 # the ANN scan may stop short (hnsw.max_scan_tuples, IVF probes); without index scans
                 # the plan is exact. prepare=False: a plan cached before the switch would ignore it.
@@ -486,6 +506,27 @@ class PgvectorAdapter(Adapter):
         return [
             Match(row[0], offset - row[4], row[1], row[2], _vector(row[3]) if include_vectors else None) for row in rows
         ]
+
+    async def _search(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        statement: bytes,
+        params: tuple[Any, ...],
+        settings: tuple[str, tuple[Any, ...]] | None,
+        iterative: bool | None,
+    ) -> list[Any]:
+        """Run the search statement; ``iterative`` (``None``: leave as is) switches the session's
+        ``hnsw.iterative_scan`` first when it differs: a session setting, in autocommit, so it
+        holds for later queries on this session and costs a round trip only on a change."""
+        if iterative is not None and self._iterative.get(conn) is not iterative:
+            value = "strict_order" if iterative else "off"
+            await conn.execute("SELECT set_config('hnsw.iterative_scan', %s, false)", (value,))
+            self._iterative[conn] = iterative
+        if settings is None:
+            return await (await conn.execute(statement, params, binary=True)).fetchall()
+        async with conn.transaction():
+            await conn.execute(*settings)
+            return await (await conn.execute(statement, params, binary=True)).fetchall()
 
     @staticmethod
     def _record(row: Sequence[Any], include_vectors: bool) -> Record:
