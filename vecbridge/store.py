@@ -12,6 +12,7 @@ import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -54,6 +55,9 @@ from vecbridge.validation import (
 
 T = TypeVar("T")
 RETRY_DELAYS = (0.05, 0.2, 0.8)
+
+
+_SCORE = attrgetter("score")
 
 
 async def with_retries(operation: Callable[[], Awaitable[T]]) -> T:
@@ -407,29 +411,30 @@ class Collection:
         include_vector: bool = False,
     ) -> list[Match]:
         """The ``top_k`` best matches, best first; scores are higher-is-better and equal across backends."""
-        spec = await self.spec()
+        spec = self._spec or await self.spec()  # the common case without a coroutine: queries are hot
         query_vector = self._check_query_vector(vector, spec)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self._adapter.max_top_k:
             raise InvalidArgumentError(f"top_k must be an int from 1 to {self._adapter.max_top_k}, got {top_k!r}")
         if min_score is not None and (isinstance(min_score, bool) or not np.isfinite(min_score)):
             raise InvalidArgumentError(f"min_score must be a finite number, got {min_score!r}")
-        compiled = self._compile(filter, spec)
+        compiled = None if filter is None else self._compile(filter, spec)
         matches = await with_retries(
             lambda: self._adapter.query(spec, self.namespace, query_vector, top_k, compiled, include_vector)
         )
+        cosine = spec.metric is Metric.COSINE
         for match in matches:
-            if spec.metric is Metric.COSINE:
+            if cosine and not -1.0 <= match.score <= 1.0:
                 match.score = min(1.0, max(-1.0, match.score))
             if not include_vector:
                 match.vector = None
         if min_score is not None:
             matches = [m for m in matches if m.score >= min_score]
-        matches.sort(key=lambda m: -m.score)
+        matches.sort(key=_SCORE, reverse=True)  # stable: ties keep the backend's order
         return matches[:top_k]
 
     def _check_query_vector(self, vector: Vector, spec: CollectionSpec) -> FloatArray:
         try:
-            return check_vector(vector, spec)
+            return check_vector(vector, spec, copy=False)
         except VecbridgeError as exc:
             kind = type(exc)
             raise kind(f"query vector: {exc}") from None

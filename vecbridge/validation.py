@@ -58,10 +58,15 @@ def check_id(record_id: object) -> str:
 _FLOAT32 = np.dtype(np.float32)
 
 
-def check_vector(vector: Vector, spec: CollectionSpec, record_id: str | None = None) -> FloatArray:
-    """A read-only float32 copy of ``vector``, or a typed error (wrong length, NaN/inf, zero for cosine)."""
+def check_vector(
+    vector: Vector, spec: CollectionSpec, record_id: str | None = None, *, copy: bool = True
+) -> FloatArray:
+    """A read-only float32 copy of ``vector``, or a typed error (wrong length, NaN/inf, zero for cosine).
+
+    ``copy=False`` (query vectors, read only during the call): a float32 array comes back as it is.
+    """
     if type(vector) is np.ndarray and vector.dtype == _FLOAT32:
-        array = vector.copy()  # the common case: no conversion, so nothing can overflow
+        array = vector.copy() if copy else vector  # the common case: no conversion, nothing can overflow
     else:
         try:
             with np.errstate(over="ignore"):
@@ -80,14 +85,19 @@ def check_vector(vector: Vector, spec: CollectionSpec, record_id: str | None = N
             record_id=record_id,
             field="vector",
         )
-    peak = np.abs(array).max()  # one reduction for both checks: NaN and infinity carry through max
-    if not peak < np.inf:
-        raise InvalidRecordError(
-            "vector contains NaN or infinity (or a value beyond float32)", record_id=record_id, field="vector"
-        )
-    if spec.metric is Metric.COSINE and peak == 0:
-        raise InvalidRecordError("a zero vector has no cosine direction", record_id=record_id, field="vector")
-    array.flags.writeable = False
+    # one dot product clears the common case: NaN and infinity carry through it, and only a zero
+    # vector (or a float32 overflow or underflow of the sum, both rare) leaves it outside (0, inf)
+    norm = float(np.dot(array, array))
+    if not 0 < norm < math.inf:
+        peak = float(np.abs(array).max())
+        if not peak < math.inf:
+            raise InvalidRecordError(
+                "vector contains NaN or infinity (or a value beyond float32)", record_id=record_id, field="vector"
+            )
+        if spec.metric is Metric.COSINE and peak == 0:
+            raise InvalidRecordError("a zero vector has no cosine direction", record_id=record_id, field="vector")
+    if array is not vector:
+        array.flags.writeable = False
     return array
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import struct
 import warnings
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,6 +66,8 @@ _OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
 #: 1 - d, dot -d (pgvector's <#> is the negative inner product), euclidean -d (<-> is the true L2 distance).
 _SCORE_OFFSET = {Metric.COSINE: 1.0, Metric.DOT: 0.0, Metric.EUCLIDEAN: 0.0}
 
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 
 _TRANSIENT = (
     psycopg.OperationalError,
@@ -125,11 +126,14 @@ class PgvectorAdapter(Adapter):
         self.stats = QueryStats()
         #: (collection, namespace) pairs whose upserts met existing ids: they take the replace path directly
         self._replacing: set[tuple[str, str]] = set()
+        #: idle sessions kept out of the pool, reused last-in first-out (see ``_connection``)
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
         #: (collection, namespace) pairs whose unfiltered HNSW scan came back short without iterative
         #: scanning (other namespaces fill the graph): their queries scan iteratively from the start
         self._sparse: set[tuple[str, str]] = set()
-        #: each pooled session's ``hnsw.iterative_scan`` (True: strict_order), switched only on a change
-        self._iterative: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], bool] = weakref.WeakKeyDictionary()
+        #: each pooled session's ``hnsw.iterative_scan`` (True: strict_order) by ``id(conn)``, switched
+        #: only on a change; ``_configure`` writes it for every new session, so a reused id starts afresh
+        self._iterative: dict[int, bool] = {}
         #: rendered search statements around the filter, per (collection, metric, IVF?, top_k, vectors?)
         self._query_frames: dict[tuple[str, Metric, bool, int, bool], tuple[bytes, bytes]] = {}
         self.pool = psycopg_pool.AsyncConnectionPool(
@@ -208,7 +212,9 @@ class PgvectorAdapter(Adapter):
             "set_config('ivfflat.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', %s, false)",
             (str(self.ef_search),),
         )
-        self._iterative[conn] = True
+        if len(self._iterative) > 1000:  # ids of closed sessions
+            self._iterative.clear()
+        self._iterative[id(conn)] = True
         # rows staged for an upsert that replaces existing records; emptied at each commit
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
@@ -216,6 +222,8 @@ class PgvectorAdapter(Adapter):
         )
 
     async def close(self) -> None:
+        while self._idle:
+            await self.pool.putconn(self._idle.pop())
         await self.pool.close()
 
     def map_error(self, exc: Exception, action: str) -> VecbridgeError:
@@ -229,19 +237,33 @@ class PgvectorAdapter(Adapter):
     @asynccontextmanager
     async def _connection(self, action: str, transaction: bool = True) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled (autocommit) connection, errors mapped; with ``transaction`` inside one
-        transaction, committed on success. Single statements skip it: one round trip less."""
+        transaction, committed on success. Single statements skip it: one round trip less.
+
+        Up to ``pool_min`` idle sessions stay with the adapter and are reused last-in first-out:
+        the pool hands its idle connections out in turn, so after a burst of concurrent work every
+        query would land on another server process, with cold caches (a few percent per query;
+        PgBouncer reuses server connections LIFO for the same reason). A session that failed, or is
+        left in a transaction, goes back to the pool, which checks it and replaces it if broken.
+        """
         with self.errors(action):
-            # getconn/putconn rather than ``pool.connection()``, whose extra ``async with conn`` (a
-            # commit, a no-op in autocommit) costs more than the rest of a query's Python
-            conn = await self.pool.getconn()
+            conn = self._idle.pop() if self._idle else await self.pool.getconn()
             try:
-                if not transaction:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
                     yield conn
-                    return
-                async with conn.transaction():
-                    yield conn
-            finally:
+            except BaseException:
                 await self.pool.putconn(conn)
+                raise
+            await self._release(conn)
+
+    async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """After success: keep ``conn`` for reuse (see :meth:`_connection`) or give it back to the pool."""
+        if len(self._idle) < self.pool.min_size and conn.info.transaction_status is _IDLE and not conn.closed:
+            self._idle.append(conn)
+        else:
+            await self.pool.putconn(conn)
 
     # --- names -----------------------------------------------------------------------------------
 
@@ -483,7 +505,11 @@ class PgvectorAdapter(Adapter):
         hnsw = isinstance(collection.index, HNSW) and collection.dimension <= MAX_INDEXED_DIMENSION
         key = (collection.name, namespace)
         iterative = filter is not None or key in self._sparse
-        async with self._connection(f"query {collection.name!r}", transaction=False) as conn:
+        # what ``_connection`` does, inline: its two context managers cost a few percent of a query
+        conn = self._idle.pop() if self._idle else None
+        try:
+            if conn is None:
+                conn = await self.pool.getconn()
             rows = await self._search(conn, statement, params, settings, iterative if hnsw else None)
             self.stats.ann_queries += 1
             if hnsw and not iterative and len(rows) < top_k:
@@ -502,6 +528,13 @@ class PgvectorAdapter(Adapter):
                 if len(exact_rows) > len(rows):
                     rows = exact_rows
                 self.stats.exact_fallbacks += 1
+        except BaseException as exc:  # cancellation too: the session goes back to the pool
+            if conn is not None:
+                await self.pool.putconn(conn)
+            if isinstance(exc, Exception):
+                raise self.map_error(exc, f"query {collection.name!r}") from exc
+            raise
+        await self._release(conn)
         offset = _SCORE_OFFSET[collection.metric]
         return [
             Match(row[0], offset - row[4], row[1], row[2], _vector(row[3]) if include_vectors else None) for row in rows
@@ -518,10 +551,10 @@ class PgvectorAdapter(Adapter):
         """Run the search statement; ``iterative`` (``None``: leave as is) switches the session's
         ``hnsw.iterative_scan`` first when it differs: a session setting, in autocommit, so it
         holds for later queries on this session and costs a round trip only on a change."""
-        if iterative is not None and self._iterative.get(conn) is not iterative:
+        if iterative is not None and self._iterative.get(id(conn)) is not iterative:
             value = "strict_order" if iterative else "off"
             await conn.execute("SELECT set_config('hnsw.iterative_scan', %s, false)", (value,))
-            self._iterative[conn] = iterative
+            self._iterative[id(conn)] = iterative
         if settings is None:
             return await (await conn.execute(statement, params, binary=True)).fetchall()
         async with conn.transaction():
