@@ -296,7 +296,10 @@ class Collection:
             nonlocal written
             for start in range(0, len(items), size):
                 checked = check_records(items[start : start + size], spec, first_position=start)
-                kept = [record for offset, record in enumerate(checked) if last[record.id] == start + offset]
+                if len(last) == len(items):  # no id repeats
+                    kept = checked
+                else:
+                    kept = [record for offset, record in enumerate(checked) if last[record.id] == start + offset]
                 if fits is not None:
                     for record in kept:
                         fits(spec, record)
@@ -501,11 +504,15 @@ class Collection:
 
 
 def _split(records: list[Record], size: int, max_bytes: int | None) -> Iterable[list[Record]]:
+    if max_bytes is None:
+        for start in range(0, len(records), size):
+            yield records[start : start + size]
+        return
     batch: list[Record] = []
     batch_bytes = 0
     for record in records:
-        weight = record_size(record) if max_bytes is not None else 0
-        if batch and (len(batch) >= size or (max_bytes is not None and batch_bytes + weight > max_bytes)):
+        weight = record_size(record)
+        if batch and (len(batch) >= size or batch_bytes + weight > max_bytes):
             yield batch
             batch, batch_bytes = [], 0
         batch.append(record)
