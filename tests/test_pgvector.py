@@ -274,7 +274,8 @@ async def test_unfiltered_queries_scan_iteratively_only_in_namespaces_that_need_
             assert len(await small.query(vectors[q], top_k=10)) == 10
             assert len(await big.query(vectors[q], top_k=10)) == 10
         assert (adapter.stats.iterative_retries, adapter.stats.exact_fallbacks) == (1, 0)
-        async with adapter._connection("test", transaction=False) as conn:  # the one session: its last query was in "big"
+        # the one session: its last query was in "big"
+        async with adapter._connection("test", transaction=False) as conn:
             setting = await (await conn.execute("SHOW hnsw.iterative_scan")).fetchone()
         assert setting == ("off",)
         truth = np.argsort(-(vectors[3800:] @ vectors[0]) / np.linalg.norm(vectors[3800:], axis=1))[:10]
@@ -300,7 +301,8 @@ async def test_set_local_settings_apply_after_psycopg_auto_prepares(
         spec = await collection.spec()
         settings = adapter._search_settings(spec, top_k)
         assert settings is not None
-        async with adapter._connection("test", transaction=False) as conn:  # the one pooled session that ran the queries
+        # the one pooled session that ran the queries
+        async with adapter._connection("test", transaction=False) as conn:
             prepared = await (
                 await conn.execute(
                     "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements "
