@@ -260,7 +260,7 @@ class PgvectorAdapter(Adapter):
 
     async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """After success: keep ``conn`` for reuse (see :meth:`_connection`) or give it back to the pool."""
-        if len(self._idle) < self.pool.min_size and conn.info.transaction_status is _IDLE and not conn.closed:
+        if len(self._idle) < self.pool.min_size and conn.info.transaction_status == _IDLE and not conn.closed:
             self._idle.append(conn)
         else:
             await self.pool.putconn(conn)
