@@ -5,6 +5,7 @@ psycopg's auto-prepare, the bulk-load mode defers the index build, and indexes f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import warnings
@@ -281,6 +282,26 @@ async def test_unfiltered_queries_scan_iteratively_only_in_namespaces_that_need_
         truth = np.argsort(-(vectors[3800:] @ vectors[0]) / np.linalg.norm(vectors[3800:], axis=1))[:10]
         got = {m.id for m in await small.query(vectors[0], top_k=10)}
         assert len(got & {f"s{3800 + i}" for i in truth}) >= 8
+        await store.drop_collection(name)
+
+
+async def test_cancelled_operations_give_their_session_back(pgvector_url: str) -> None:
+    """With one pooled session, queries and upserts cancelled at any point must not keep it: the next
+    call would wait for the pool's 30 s timeout and fail."""
+    name = unique()
+    rng = np.random.default_rng(9)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    async with vb.connect(with_options(pgvector_url, "pool_min=1&pool_max=1")) as store:
+        collection = await store.create_collection(name, 16, "cosine", index=vb.HNSW(m=8, ef_construction=32))
+        await collection.upsert([vb.Record(f"r{i}", vectors[i]) for i in range(2000)])
+        for attempt in range(12):
+            delay = attempt * 0.0005
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(collection.query(vectors[attempt], top_k=10, filter={"a": 1}), delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                more = [vb.Record(f"n{attempt}-{i}", vectors[2000 + i]) for i in range(1000)]
+                await asyncio.wait_for(collection.upsert(more), delay * 4)
+            assert len(await asyncio.wait_for(collection.query(vectors[attempt], top_k=10), 10)) == 10
         await store.drop_collection(name)
 
 
