@@ -61,9 +61,12 @@ def _dataset(count: int, dimension: int, seed: int) -> tuple[list[vb.Record], np
 
 @pytest.mark.parametrize("metric", METRICS)
 async def test_same_ids_and_scores_as_memory(store: vb.Store, name: str, metric: str) -> None:
-    """1,000 records and 20 queries give the same ids and scores (within 1e-4) as ``memory://``."""
+    """1,000 records and 20 queries give the same ids and scores (within 1e-4) as ``memory://``.
+
+    ``Flat`` (Chroma: the widest HNSW search) because the ids are compared exactly: with the default
+    HNSW settings a dot-product query missed one of its true top 10 in one CI run of many."""
     records, queries = _dataset(1000, 32, seed=METRICS.index(metric))
-    chroma = await store.create_collection(name, 32, metric)
+    chroma = await store.create_collection(name, 32, metric, index=vb.Flat())
     await chroma.upsert(records)
     async with vb.connect("memory://") as reference_store:
         reference = await reference_store.create_collection(name, 32, metric)
