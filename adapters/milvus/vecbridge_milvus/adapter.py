@@ -21,9 +21,9 @@ The collection facts (``CollectionSpec.to_dict()``) are the collection's descrip
 ``upsert``, which replaces a whole entity (Milvus ``insert`` would duplicate primary keys).
 Records over the schema's limits (``doc`` 65,535 bytes, a JSON field 65,536 bytes) are refused by
 ``check_storable``, which the core calls before the first write of an upsert (Milvus Lite 2.5.1
-does not enforce them; a Milvus server does). Squared L2 distances are turned into minus the true L2 distance. The client is pymilvus'
-``AsyncMilvusClient`` (native async over gRPC; in Lite mode it talks to the bundled
-``milvus`` server process that pymilvus starts for the database file).
+does not enforce them; a Milvus server does). Squared L2 distances are turned into minus the true
+L2 distance. The client is pymilvus' ``AsyncMilvusClient`` (native async over gRPC; in Lite mode
+it talks to the bundled ``milvus`` server process that pymilvus starts for the database file).
 """
 
 from __future__ import annotations

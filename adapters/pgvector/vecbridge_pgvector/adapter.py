@@ -246,7 +246,7 @@ class PgvectorAdapter(Adapter):
         left in a transaction, goes back to the pool, which checks it and replaces it if broken.
         """
         with self.errors(action):
-            conn = self._idle.pop() if self._idle else await self.pool.getconn()
+            conn = await self._checkout()
             try:
                 if transaction:
                     async with conn.transaction():
@@ -257,6 +257,10 @@ class PgvectorAdapter(Adapter):
                 await self.pool.putconn(conn)
                 raise
             await self._release(conn)
+
+    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+        """The session used last (see :meth:`_connection`), or one from the pool."""
+        return self._idle.pop() if self._idle else await self.pool.getconn()
 
     async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """After success: keep ``conn`` for reuse (see :meth:`_connection`) or give it back to the pool."""
@@ -506,10 +510,9 @@ class PgvectorAdapter(Adapter):
         key = (collection.name, namespace)
         iterative = filter is not None or key in self._sparse
         # what ``_connection`` does, inline: its two context managers cost a few percent of a query
-        conn = self._idle.pop() if self._idle else None
+        conn: psycopg.AsyncConnection[Any] | None = None
         try:
-            if conn is None:
-                conn = await self.pool.getconn()
+            conn = await self._checkout()
             rows = await self._search(conn, statement, params, settings, iterative if hnsw else None)
             self.stats.ann_queries += 1
             if hnsw and not iterative and len(rows) < top_k:
