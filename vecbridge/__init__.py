@@ -25,6 +25,7 @@ from vecbridge.errors import (
     VecbridgeError,
 )
 from vecbridge.filters import FilterCompiler, parse_filter
+from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField
 from vecbridge.migrate import migrate
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
@@ -62,6 +63,7 @@ __all__ = [
     "ConsistencyTimeoutError",
     "DimensionMismatchError",
     "EmbeddingModelMismatchError",
+    "FieldRole",
     "FilterCompiler",
     "Flat",
     "IndexSpec",
@@ -69,8 +71,11 @@ __all__ = [
     "InvalidFilterError",
     "InvalidRecordError",
     "InvalidURLError",
+    "Layout",
+    "LayoutError",
     "Match",
     "Metric",
+    "NativeField",
     "Page",
     "PartialWriteError",
     "Record",

@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from vecbridge.errors import BackendError, InvalidArgumentError, VecbridgeError
+from vecbridge.errors import BackendError, CollectionNotFoundError, InvalidArgumentError, VecbridgeError
 from vecbridge.filters import FilterCompiler, FilterNode
+from vecbridge.layout import Layout
 from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
 from vecbridge.url import URL
 
@@ -79,6 +80,10 @@ class Capability(enum.StrEnum):
     #: A list upsert of any size is one transaction (``Adapter.upsert_atomic``): the core validates
     #: each batch while the previous one is being written, and any failure leaves nothing written.
     ATOMIC_UPSERT = "atomic_upsert"
+    #: Collections vecbridge did not create are discovered and read through a ``Layout``
+    #: (``Adapter.list_native_collections``, ``Adapter.describe_native_collection``), and written
+    #: in their own shape when the caller opts in (``Layout.writable``).
+    NATIVE_LAYOUTS = "native_layouts"
 
 
 class Adapter(ABC):
@@ -146,7 +151,10 @@ class Adapter(ABC):
 
     @abstractmethod
     async def create_collection(self, spec: CollectionSpec) -> None:
-        """Create the collection and store its facts; ``CollectionExistsError`` if the name is taken."""
+        """Create the collection and store its facts; ``CollectionExistsError`` if the name is taken.
+
+        With ``spec.layout`` set (``Capability.NATIVE_LAYOUTS``), create it in that native shape (a
+        framework's tables, a plain table) instead, so its own application can read what is written."""
 
     @abstractmethod
     async def drop_collection(self, name: str) -> None:
@@ -163,6 +171,30 @@ class Adapter(ABC):
     @abstractmethod
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
         """Namespaces holding at least one record."""
+
+    # --- existing data (Capability.NATIVE_LAYOUTS; conformance: NativeReadTests) ----------------
+    #
+    # A spec whose ``layout`` is set reaches every primitive above and below: the adapter reads and
+    # writes the collection's own fields through it. Reading never writes: discovering, describing
+    # and reading a native collection leave it exactly as it was (no registry row, no column, no
+    # index, no collection metadata). Writes arrive only when ``layout.writable`` (the core refuses
+    # them otherwise) and replace whole records in the collection's own shape. Native values become
+    # contract values by ``Layout.metadata_from`` / ``vecbridge.layout.metadata_value``, never by
+    # rules of the adapter's own. With a layout that has no namespace field, the collection is one
+    # namespace, ``DEFAULT_NAMESPACE``; reads of any other namespace find nothing.
+
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        """Every collection vecbridge did not create, each with its inferred layout and the fields
+        discovery found (``layout.fields``); one whose layout is ambiguous is listed with the
+        candidates in its fields' notes. Default: none."""
+        return []
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        """The collection ``name`` read through ``layout`` (declared keys win over inference), resolved:
+        every role filled or declared absent, ``fields`` listed. ``CollectionNotFoundError`` when no
+        such native collection exists, ``LayoutError`` (naming the candidates and the option to pass)
+        when inference is ambiguous or the declared layout does not fit. Default: not found."""
+        raise CollectionNotFoundError(f"{self.name} reads no collections it did not create ({name!r})")
 
     # --- records (conformance: UpsertTests QueryTests ScoreTests FilterTests DeleteTests CountTests
     # ScanTests NamespaceTests ConsistencyTests DifferentialTests) -----------------------------------

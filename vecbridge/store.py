@@ -25,9 +25,11 @@ from vecbridge.errors import (
     InvalidArgumentError,
     PartialWriteError,
     TransientBackendError,
+    UnsupportedFeatureError,
     VecbridgeError,
 )
 from vecbridge.filters import Filter, FilterNode, MatchAll, parse_filter
+from vecbridge.layout import Layout, LayoutInput
 from vecbridge.registry import adapter_for
 from vecbridge.types import (
     DEFAULT_NAMESPACE,
@@ -48,6 +50,7 @@ from vecbridge.validation import (
     check_dimension,
     check_id,
     check_namespace,
+    check_native_name,
     check_record,
     check_records,
     check_vector,
@@ -129,54 +132,110 @@ class Store:
         embedding_model: str | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         exist_ok: bool = False,
+        layout: LayoutInput = None,
     ) -> Collection:
         """Create a collection and store its facts with it; returns it scoped to ``namespace``.
 
         With ``exist_ok`` an existing collection with the same dimension and metric is returned;
-        different facts raise ``CollectionExistsError``.
+        different facts raise ``CollectionExistsError``. With ``layout`` (a preset such as
+        ``"langchain"``, or a ``Layout``) the collection is created in that native shape, so the
+        framework or application that reads that shape can read it; it is returned writable.
         """
+        native = Layout.parse(layout)
+        if native is not None:
+            self._require_native_layouts()
+            native = Layout(writable=True).over(native)
         spec = CollectionSpec(
-            name=check_collection_name(name),
+            name=check_collection_name(name) if native is None else check_native_name(name),
             dimension=check_dimension(dimension),
             metric=Metric.parse(metric),
             index=index if index is not None else HNSW(),
             embedding_model=embedding_model,
+            layout=native,
         )
         try:
             await self.adapter.create_collection(spec)
         except CollectionExistsError:
             if not exist_ok:
                 raise
-            existing = await self.adapter.describe_collection(name)
+            existing = await self._describe(name, native)
             if (existing.dimension, existing.metric) != (spec.dimension, spec.metric):
                 raise CollectionExistsError(
                     f"collection {name!r} exists with dimension {existing.dimension} and metric "
                     f"{existing.metric.value}, not {spec.dimension} and {spec.metric.value}"
                 ) from None
             spec = existing
-        collection = self.collection(name, namespace=namespace)
+        if native is not None and spec.layout is None:
+            spec = await self.adapter.describe_native_collection(spec.name, native)
+        collection = self.collection(name, namespace=namespace, layout=native)
         collection._spec = spec
         return collection
 
     def collection(
-        self, name: str, namespace: str = DEFAULT_NAMESPACE, *, embedding_model: str | None = None
+        self,
+        name: str,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        embedding_model: str | None = None,
+        layout: LayoutInput = None,
+        writable: bool = False,
     ) -> Collection:
         """A handle on an existing collection; its facts are read on first use.
 
         With ``embedding_model``, the first call fails with ``EmbeddingModelMismatchError`` unless
         the collection was created for that model: vectors of two models never mix silently.
-        """
-        return Collection(self, check_collection_name(name), check_namespace(namespace), embedding_model)
 
-    async def describe_collection(self, name: str) -> CollectionInfo:
-        spec = await self.adapter.describe_collection(check_collection_name(name))
+        A collection vecbridge did not create is read through a layout (``vecbridge.Layout``, a
+        dict, JSON text or a preset name such as ``"langchain"``): declared keys win, the rest is
+        inferred from the store. Without ``layout`` a name vecbridge does not know is looked up as
+        a native collection with an inferred layout. Native collections are read-only unless
+        ``writable=True``; reading one never writes to it.
+        """
+        declared = Layout.parse(layout)
+        if writable:
+            declared = Layout(writable=True) if declared is None else Layout(writable=True).over(declared)
+        return Collection(self, _checked_name(name), check_namespace(namespace), embedding_model, declared)
+
+    def _require_native_layouts(self) -> None:
+        if Capability.NATIVE_LAYOUTS not in self.capabilities:
+            raise UnsupportedFeatureError(
+                f"{self._adapter_class.name} does not read or write collections in a native layout"
+            )
+
+    async def _describe(self, name: str, layout: Layout | None) -> CollectionSpec:
+        """The spec of ``name``: through ``layout`` when one is declared, else vecbridge's own
+        collection, else (on a backend with native layouts) the native collection, inferred."""
+        if layout is not None and layout.declares_roles:
+            self._require_native_layouts()
+            return await self.adapter.describe_native_collection(name, layout)
+        try:
+            return await self.adapter.describe_collection(name)
+        except (CollectionNotFoundError, InvalidArgumentError):
+            # a name that is not portable is never a vecbridge collection: some backends refuse it
+            if Capability.NATIVE_LAYOUTS not in self.capabilities:
+                raise
+        return await self.adapter.describe_native_collection(name, layout or Layout())
+
+    async def describe_collection(self, name: str, *, layout: LayoutInput = None) -> CollectionInfo:
+        """Facts and record count of a collection, a native one included (through ``layout`` or inferred)."""
+        declared = Layout.parse(layout)
+        spec = await self._describe(_checked_name(name), declared)
+        return CollectionInfo(spec=spec, count=await self._count_all(spec))
+
+    async def _count_all(self, spec: CollectionSpec) -> int:
         total = 0
         for namespace in await self.adapter.list_namespaces(spec):
             total += await self.adapter.count(spec, namespace, None)
-        return CollectionInfo(spec=spec, count=total)
+        return total
 
-    async def list_collections(self) -> list[CollectionSpec]:
-        return sorted(await self.adapter.list_collections(), key=lambda spec: spec.name)
+    async def list_collections(self, *, native: bool = False) -> list[CollectionSpec]:
+        """vecbridge's collections; with ``native=True`` also every collection vecbridge did not
+        create (``spec.layout`` set, inferred), as far as the backend can discover them."""
+        specs = await self.adapter.list_collections()
+        if native and Capability.NATIVE_LAYOUTS in self.capabilities:
+            known = {spec.name for spec in specs}
+            specs += [spec for spec in await self.adapter.list_native_collections() if spec.name not in known]
+        return sorted(specs, key=lambda spec: spec.name)
 
     async def drop_collection(self, name: str, *, missing_ok: bool = False) -> None:
         try:
@@ -192,19 +251,29 @@ class Store:
             return False
         return True
 
-    async def list_namespaces(self, name: str) -> list[str]:
-        spec = await self.adapter.describe_collection(check_collection_name(name))
+    async def list_namespaces(self, name: str, *, layout: LayoutInput = None) -> list[str]:
+        declared = Layout.parse(layout)
+        spec = await self._describe(_checked_name(name), declared)
         return sorted(await self.adapter.list_namespaces(spec))
 
 
 class Collection:
     """One collection seen through one namespace; every call is scoped to that namespace."""
 
-    def __init__(self, store: Store, name: str, namespace: str, embedding_model: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        namespace: str,
+        embedding_model: str | None = None,
+        layout: Layout | None = None,
+    ) -> None:
         self.store = store
         self.name = name
         self.namespace = namespace
         self.expected_embedding_model = embedding_model
+        #: the layout the caller declared (``None``: vecbridge's own collection, or inferred)
+        self.declared_layout = layout
         self._spec: CollectionSpec | None = None
 
     def __repr__(self) -> str:
@@ -215,14 +284,16 @@ class Collection:
         return self.store.adapter
 
     def with_namespace(self, namespace: str) -> Collection:
-        other = Collection(self.store, self.name, check_namespace(namespace), self.expected_embedding_model)
+        other = Collection(
+            self.store, self.name, check_namespace(namespace), self.expected_embedding_model, self.declared_layout
+        )
         other._spec = self._spec
         return other
 
     async def spec(self) -> CollectionSpec:
         """The collection's stored facts (read once per handle)."""
         if self._spec is None:
-            spec = await self._adapter.describe_collection(self.name)
+            spec = await self.store._describe(self.name, self.declared_layout)
             expected = self.expected_embedding_model
             if expected is not None and spec.embedding_model != expected:
                 raise EmbeddingModelMismatchError(
@@ -234,6 +305,14 @@ class Collection:
     async def describe(self) -> CollectionInfo:
         spec = await self.spec()
         return CollectionInfo(spec=spec, count=await self._adapter.count(spec, self.namespace, None))
+
+    def _check_writable(self, spec: CollectionSpec) -> None:
+        """Writes to a native collection only when the caller opted in, refused before any request."""
+        if spec.layout is not None and not spec.layout.writable:
+            raise UnsupportedFeatureError(
+                f"collection {self.name!r} was not created by vecbridge and is read-only: "
+                "open it with writable=True (--to-layout on the command line) to write in its own shape"
+            )
 
     def _compile(self, filter_: Filter | FilterNode | None, spec: CollectionSpec) -> Any | None:
         node = parse_filter(filter_)
@@ -261,6 +340,7 @@ class Collection:
         Within one call the last record of an id wins.
         """
         spec = await self.spec()
+        self._check_writable(spec)
         adapter = self._adapter
         size = max(1, min(batch_size or adapter.max_batch, adapter.max_batch))
         workers = max(1, min(concurrency or adapter.max_concurrency, adapter.max_concurrency))
@@ -386,6 +466,7 @@ class Collection:
         if given != 1:
             raise InvalidArgumentError("delete takes exactly one of ids=[...], filter={...} or all=True")
         spec = await self.spec()
+        self._check_writable(spec)
         if ids is not None:
             if isinstance(ids, str):
                 raise InvalidArgumentError("ids must be a list of str, not a str")
@@ -415,6 +496,8 @@ class Collection:
     ) -> list[Match]:
         """The ``top_k`` best matches, best first; scores are higher-is-better and equal across backends."""
         spec = self._spec or await self.spec()  # the common case without a coroutine: queries are hot
+        if spec.layout is not None:
+            spec.layout.require_metric(self.name)
         query_vector = self._check_query_vector(vector, spec)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= self._adapter.max_top_k:
             raise InvalidArgumentError(f"top_k must be an int from 1 to {self._adapter.max_top_k}, got {top_k!r}")
@@ -501,6 +584,14 @@ class Collection:
             if page.cursor is None:
                 return
             position = page.cursor
+
+
+def _checked_name(name: object) -> str:
+    """A portable name, or the store's own name of a collection vecbridge did not create."""
+    try:
+        return check_collection_name(name)
+    except InvalidArgumentError:
+        return check_native_name(name)
 
 
 def _split(records: list[Record], size: int, max_bytes: int | None) -> Iterable[list[Record]]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from vecbridge.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from vecbridge.layout import Layout
 
 Scalar: TypeAlias = str | bool | int | float
 MetadataValue: TypeAlias = str | bool | int | float | list[str]
@@ -86,13 +89,23 @@ def index_from_dict(data: Mapping[str, object]) -> IndexSpec:
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
-    """The facts stored with a collection, so any later connection knows them."""
+    """The facts stored with a collection, so any later connection knows them.
+
+    ``layout`` is set for a collection vecbridge did not create (or one written in a framework's
+    shape): how its native fields map onto the contract. It is never part of the stored facts.
+    """
 
     name: str
     dimension: int
     metric: Metric = Metric.COSINE
     index: IndexSpec = field(default_factory=HNSW)
     embedding_model: str | None = None
+    layout: Layout | None = None
+
+    @property
+    def native(self) -> bool:
+        """Whether this collection is read through a layout rather than vecbridge's own storage."""
+        return self.layout is not None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able facts: what adapters persist next to the data."""

@@ -29,6 +29,14 @@ def check_collection_name(name: object) -> str:
     return name
 
 
+def check_native_name(name: object) -> str:
+    """A collection vecbridge did not create keeps the store's own name (``LangChainCollection``,
+    ``document_embeddings``): any non-empty text of at most 255 characters without control characters."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 255 or not name.isprintable():
+        raise InvalidArgumentError(f"collection name {name!r} is not a name: use 1-255 printable characters")
+    return name
+
+
 def check_namespace(namespace: object) -> str:
     if not isinstance(namespace, str) or not NAMESPACE_NAME.fullmatch(namespace):
         raise InvalidArgumentError(
