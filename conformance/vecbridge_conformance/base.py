@@ -156,11 +156,22 @@ def assert_same_metadata(actual: Mapping[str, Any], expected: Mapping[str, Any])
 
 
 class CollectionFactory:
-    """Creates uniquely named collections on the test's store and remembers them for teardown."""
+    """Creates uniquely named collections on the test's store and remembers them for teardown.
 
-    def __init__(self, store: vb.Store) -> None:
+    With a ``layout`` the collections are created in that native shape (writable), and ``drop``
+    removes them: vecbridge never drops a collection it did not create in its own storage.
+    """
+
+    def __init__(
+        self,
+        store: vb.Store,
+        layout: vb.Layout | str | None = None,
+        drop: Callable[[vb.Store, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.names: list[str] = []
+        self.layout = layout
+        self._drop = drop
 
     async def __call__(
         self,
@@ -175,13 +186,22 @@ class CollectionFactory:
         chosen = name or unique_name()
         self.names.append(chosen)
         return await self.store.create_collection(
-            chosen, dimension, metric, namespace=namespace, index=index, embedding_model=embedding_model
+            chosen,
+            dimension,
+            metric,
+            namespace=namespace,
+            index=index,
+            embedding_model=embedding_model,
+            layout=self.layout,
         )
 
     async def drop_all(self) -> None:
         for name in self.names:
             with contextlib.suppress(vb.VecbridgeError):  # the test itself may have broken the store
-                await self.store.drop_collection(name, missing_ok=True)
+                if self._drop is not None:
+                    await self._drop(self.store, name)
+                else:
+                    await self.store.drop_collection(name, missing_ok=True)
 
 
 #: Read-only collections shared by the tests of one session (validation tests need a collection,
@@ -215,6 +235,10 @@ class SuiteBase:
 
     * ``known_bugs = {"test_name": "why"}``: those tests are strict xfails (a fix makes them fail);
     * ``conformance_examples = 50``: hypothesis examples of the differential test.
+    * ``layout = "native"`` (a preset name, a dict or a ``vb.Layout``): run the class against
+      collections created in that native layout (``Capability.NATIVE_LAYOUTS``); the class then
+      overrides :meth:`drop_native_collection`. Meant for the read-side groups (query, filters,
+      scan, count, differential), which must answer exactly as on vecbridge's own storage.
     """
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
@@ -222,6 +246,11 @@ class SuiteBase:
     group: ClassVar[str] = "base"
     known_bugs: ClassVar[Mapping[str, str]] = {}
     conformance_examples: ClassVar[int | None] = None
+    layout: ClassVar[vb.Layout | str | None] = None
+
+    async def drop_native_collection(self, store: vb.Store, name: str) -> None:
+        """Remove a collection the suite created in :attr:`layout` (override with the store's own call)."""
+        raise NotImplementedError(f"{type(self).__name__} sets a layout: it must override drop_native_collection")
 
     @pytest.fixture
     def backend_url(self, request: pytest.FixtureRequest) -> str:
@@ -259,7 +288,8 @@ class SuiteBase:
 
     @pytest_asyncio.fixture
     async def new_collection(self, store: vb.Store) -> AsyncIterator[CollectionFactory]:
-        factory = CollectionFactory(store)
+        drop = None if self.layout is None else self.drop_native_collection
+        factory = CollectionFactory(store, self.layout, drop)
         yield factory
         await factory.drop_all()
 
