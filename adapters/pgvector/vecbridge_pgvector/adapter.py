@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 import numpy as np
 import psycopg
 import psycopg_pool
-from pgvector import Vector
 from pgvector.psycopg import register_vector_async
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -178,25 +177,25 @@ class PgvectorAdapter(Adapter):
             raise InvalidURLError(f"{url}: ef_search is at most {MAX_EF_SEARCH}")
         adapter = cls(conninfo, schema, pool_min, pool_max, ef_search)
         with adapter.errors(f"connect to {url}"):
-            await cls._bootstrap(conninfo, schema)
             await adapter.pool.open(wait=True, timeout=30)
         return adapter
 
-    @staticmethod
-    async def _bootstrap(conninfo: str, schema: str) -> None:
-        """Create the extension, schema and registry table once (idempotent, serialized by an advisory lock)."""
-        async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            installed = await (await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).fetchone()
-            if installed is None:
-                await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            await conn.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.{} (name text PRIMARY KEY, spec jsonb NOT NULL, "
-                    "created_at timestamptz NOT NULL DEFAULT now())"
-                ).format(sql.Identifier(schema), sql.Identifier(REGISTRY_TABLE))
-            )
+    async def _install_extension(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Create the extension and the schema where missing, in the caller's transaction (which holds
+        the DDL advisory lock). Only creating a collection calls it: connecting and reading never
+        write. True when the extension was created just now (see :meth:`_sessions_know_vectors`)."""
+        installed = await (await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).fetchone()
+        if installed is None:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+        return installed is None
+
+    async def _sessions_know_vectors(self) -> None:
+        """After the extension was created: sessions opened before it have no ``vector`` type
+        registered (see :meth:`_configure`), so they are replaced."""
+        while self._idle:
+            await self.pool.putconn(self._idle.pop())
+        await self.pool.drain()
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Per pooled session: vector types, the search defaults, and a staging table for upserts.
@@ -206,7 +205,10 @@ class PgvectorAdapter(Adapter):
         ``SET LOCAL`` in its own transaction, except ``hnsw.iterative_scan``, which :meth:`query`
         switches per session when it changes (see there). The pool's sessions belong to this adapter.
         """
-        await register_vector_async(conn)
+        try:
+            await register_vector_async(conn)
+        except psycopg.ProgrammingError:  # no extension yet: creating a collection installs it, then renews sessions
+            return
         await conn.execute(
             "SELECT set_config('hnsw.iterative_scan', 'strict_order', false), "
             "set_config('ivfflat.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', %s, false)",
@@ -284,25 +286,39 @@ class PgvectorAdapter(Adapter):
     # --- collections -----------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        """The registry table (on the first creation), the collection's table, indexes and registry
+        row, in one transaction; with ``spec.layout`` the native shape it names (``native.py``)."""
         async with self._connection(f"create collection {spec.name!r}") as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            taken = await (
-                await conn.execute(sql.SQL("SELECT 1 FROM {} WHERE name = %s").format(self._registry()), (spec.name,))
-            ).fetchone()
-            if taken is not None:
-                raise CollectionExistsError(f"collection {spec.name!r} already exists")
-            await conn.execute(
-                sql.SQL(
-                    'CREATE TABLE {} (namespace text NOT NULL, id text COLLATE "C" NOT NULL, '
-                    "embedding vector({}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{{}}'::jsonb, document text, "
-                    "PRIMARY KEY (namespace, id))"
-                ).format(self._table(spec.name), sql.Literal(spec.dimension))
-            )
-            await self._create_indexes(conn, spec)
-            await conn.execute(
-                sql.SQL("INSERT INTO {} (name, spec) VALUES (%s, %s)").format(self._registry()),
-                (spec.name, Jsonb(spec.to_dict())),
-            )
+            extension_created = await self._install_extension(conn)
+            await self._create_vecbridge_collection(conn, spec)
+        if extension_created:
+            await self._sessions_know_vectors()
+
+    async def _create_vecbridge_collection(self, conn: psycopg.AsyncConnection[Any], spec: CollectionSpec) -> None:
+        await conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, spec jsonb NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self._registry())
+        )
+        taken = await (
+            await conn.execute(sql.SQL("SELECT 1 FROM {} WHERE name = %s").format(self._registry()), (spec.name,))
+        ).fetchone()
+        if taken is not None:
+            raise CollectionExistsError(f"collection {spec.name!r} already exists")
+        await conn.execute(
+            sql.SQL(
+                'CREATE TABLE {} (namespace text NOT NULL, id text COLLATE "C" NOT NULL, '
+                "embedding vector({}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{{}}'::jsonb, document text, "
+                "PRIMARY KEY (namespace, id))"
+            ).format(self._table(spec.name), sql.Literal(spec.dimension))
+        )
+        await self._create_indexes(conn, spec)
+        await conn.execute(
+            sql.SQL("INSERT INTO {} (name, spec) VALUES (%s, %s)").format(self._registry()),
+            (spec.name, Jsonb(spec.to_dict())),
+        )
 
     async def _create_indexes(self, conn: psycopg.AsyncConnection[Any], spec: CollectionSpec) -> None:
         """The ANN index the spec asks for (none for ``Flat``) and the metadata GIN index; idempotent."""
@@ -340,24 +356,36 @@ class PgvectorAdapter(Adapter):
     async def drop_collection(self, name: str) -> None:
         async with self._connection(f"drop collection {name!r}") as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(self._registry()), (name,))
-            if cursor.rowcount == 0:
+            rows = await self._registry_rows(conn, "DELETE FROM {} WHERE name = %s RETURNING name", (name,))
+            if not rows:
                 raise CollectionNotFoundError(f"collection {name!r} does not exist")
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(name)))
 
     async def list_collections(self) -> list[CollectionSpec]:
         async with self._connection("list collections", transaction=False) as conn:
-            rows = await (await conn.execute(sql.SQL("SELECT spec FROM {}").format(self._registry()))).fetchall()
+            rows = await self._registry_rows(conn, "SELECT spec FROM {}", ())
         return [CollectionSpec.from_dict(row[0]) for row in rows]
 
     async def describe_collection(self, name: str) -> CollectionSpec:
         async with self._connection(f"describe collection {name!r}", transaction=False) as conn:
-            row = await (
-                await conn.execute(sql.SQL("SELECT spec FROM {} WHERE name = %s").format(self._registry()), (name,))
-            ).fetchone()
-        if row is None:
+            rows = await self._registry_rows(conn, "SELECT spec FROM {} WHERE name = %s", (name,))
+        if not rows:
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
-        return CollectionSpec.from_dict(row[0])
+        return CollectionSpec.from_dict(rows[0][0])
+
+    async def _registry_rows(
+        self, conn: psycopg.AsyncConnection[Any], statement: str, params: tuple[Any, ...]
+    ) -> list[Any]:
+        """Rows of ``statement`` on the registry table (``{}``); none while the table (or the schema)
+        does not exist: it is created with the first collection, never by reading."""
+        query = sql.SQL(statement).format(self._registry())
+        try:
+            if conn.info.transaction_status == _IDLE:  # autocommit: a failed statement leaves nothing behind
+                return await (await conn.execute(query, params)).fetchall()
+            async with conn.transaction():  # a savepoint inside the caller's transaction
+                return await (await conn.execute(query, params)).fetchall()
+        except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
+            return []
 
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
         # a loose index scan over the primary key: one index probe per namespace, not a full scan
@@ -780,5 +808,8 @@ def copy_rows(
         )
 
 
-def _vector(value: Vector) -> FloatArray:
-    return np.array(value.to_numpy(), dtype=np.float32)
+def _vector(value: Any) -> FloatArray:
+    """A ``vector`` column's value as float32: pgvector-python >= 0.4 loads a ``Vector``, 0.3 (which
+    ``langchain-postgres`` pins) a numpy array; both register the same binary loader otherwise."""
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.array(value if to_numpy is None else to_numpy(), dtype=np.float32)
