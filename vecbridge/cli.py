@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -36,31 +37,106 @@ def main() -> None:
     """vecbridge: one async API for every vector database."""
 
 
-@main.command()
+#: keys of ``vecbridge info --json``, documented in docs/existing-data.md
+INFO_HELP = """List every collection at URL: vecbridge's own and, where the backend reads them, the
+collections it did not create (marked native, with the layout inferred for each and its fields).
+
+\b
+--json prints {"url": ..., "collections": [...]}, one object per collection with the keys:
+  name, native (bool), preset (layout preset or null), dimension, metric ("unknown" when nothing
+  in the store declares it), index, embedding_model, namespaces (list), records (int; null when
+  the layout cannot be inferred), layout (the layout's JSON form, as --from-layout takes it; null
+  for vecbridge's own), fields (list of {name, type, role, note}), unfit (the fields that do not
+  fit the contract, same keys), problem (null, or {message, role, candidates} when the layout
+  cannot be inferred: declare one of the candidates with --from-layout).
+"""
+
+
+async def collection_entry(store: vb.Store, listed: vb.CollectionSpec) -> dict[str, Any]:
+    """What ``info`` says about one listed collection (the ``--json`` form; the table shows the same)."""
+    spec, problem = listed, None
+    namespaces: list[str] = []
+    records: int | None = None
+    try:
+        described = await store.describe_collection(listed.name)
+    except vb.LayoutError as exc:  # listed, but its layout needs declaring: show why
+        problem = {"message": str(exc), "role": exc.role, "candidates": list(exc.candidates)}
+    else:
+        spec, records = described.spec, described.count
+        namespaces = sorted(await store.adapter.list_namespaces(spec))
+    layout = spec.layout
+    metric = spec.metric.value if layout is None or layout.metric is not None else "unknown"
+    return {
+        "name": spec.name,
+        "native": layout is not None,
+        "preset": None if layout is None else layout.preset,
+        "dimension": spec.dimension,
+        "metric": metric,
+        "index": spec.index.kind,
+        "embedding_model": spec.embedding_model,
+        "namespaces": namespaces,
+        "records": records,
+        "layout": None if layout is None else layout.to_dict(),
+        "fields": [] if layout is None else [f.to_dict() for f in layout.fields],
+        "unfit": [] if layout is None else [f.to_dict() for f in layout.unfit_fields()],
+        "problem": problem,
+    }
+
+
+def _print_collections(url: str, entries: list[dict[str, Any]]) -> None:
+    table = Table(title=f"collections at {url}")
+    for column in ("name", "native", "dimension", "metric", "index", "embedding model", "namespaces", "records"):
+        table.add_column(column)
+    for entry in entries:
+        native = (entry["preset"] or "yes") if entry["native"] else "-"
+        records = "?" if entry["records"] is None else str(entry["records"])
+        table.add_row(
+            entry["name"],
+            native,
+            str(entry["dimension"]),
+            entry["metric"],
+            entry["index"],
+            entry["embedding_model"] or "-",
+            ", ".join(entry["namespaces"]) or "-",
+            records,
+        )
+    console.print(table)
+    for entry in entries:
+        if not entry["native"]:
+            continue
+        fields = Table(title=f"{entry['name']}: native fields", title_justify="left")
+        for column in ("field", "type", "became", "note"):
+            fields.add_column(column)
+        for field in entry["fields"]:
+            fields.add_row(field["name"], field["type"], field["role"], field["note"])
+        console.print(fields)
+        if entry["problem"] is None:
+            console.print(f"  layout: {vb.Layout.from_dict(entry['layout']).describe()}", highlight=False)
+        for field in entry["unfit"]:
+            console.print(
+                f"  does not fit: {field['name']} ({field['type']}): {field['note']}",
+                style="yellow",
+                highlight=False,
+                markup=False,
+            )
+        if entry["problem"] is not None:
+            console.print(f"  layout not inferred: {entry['problem']['message']}", style="yellow", markup=False)
+
+
+@main.command(help=INFO_HELP)
 @click.argument("url")
-def info(url: str) -> None:
-    """List the collections at URL with their facts and record counts."""
-
-    async def show() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys above) instead of tables.")
+def info(url: str, as_json: bool) -> None:
+    async def gather() -> tuple[str, list[dict[str, Any]]]:
         async with vb.connect(url) as store:
-            table = Table(title=f"collections at {store.url}")
-            for column in ("name", "dimension", "metric", "index", "embedding model", "namespaces", "records"):
-                table.add_column(column)
-            for spec in await store.list_collections():
-                described = await store.describe_collection(spec.name)
-                namespaces = await store.list_namespaces(spec.name)
-                table.add_row(
-                    spec.name,
-                    str(spec.dimension),
-                    spec.metric.value,
-                    spec.index.kind,
-                    spec.embedding_model or "-",
-                    ", ".join(namespaces) or "-",
-                    str(described.count),
-                )
-            console.print(table)
+            listed = await store.list_collections(native=True)
+            return store.url.render(), [await collection_entry(store, spec) for spec in listed]
 
-    run_async(show())
+    rendered, entries = run_async(gather())
+    if as_json:
+        click.echo(json.dumps({"url": rendered, "collections": entries}, indent=2, ensure_ascii=False))
+    else:
+        _print_collections(rendered, entries)
 
 
 def _results_table(title: str, matches: list[vb.Match]) -> Table:
