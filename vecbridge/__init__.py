@@ -29,6 +29,7 @@ from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField
 from vecbridge.migrate import migrate
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
+from vecbridge.sync import SyncCollection, SyncStore, connect_sync
 from vecbridge.types import (
     DEFAULT_NAMESPACE,
     HNSW,
@@ -80,11 +81,14 @@ __all__ = [
     "PartialWriteError",
     "Record",
     "Store",
+    "SyncCollection",
+    "SyncStore",
     "TransientBackendError",
     "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "VecbridgeError",
     "connect",
+    "connect_sync",
     "migrate",
     "parse_filter",
     "register",
