@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 import vecbridge as vb
+from vecbridge.layout import LAYOUT_KEYS
 
 T = TypeVar("T")
 console = Console()
@@ -43,12 +44,13 @@ collections it did not create (marked native, with the layout inferred for each 
 
 \b
 --json prints {"url": ..., "collections": [...]}, one object per collection with the keys:
-  name, native (bool), preset (layout preset or null), dimension, metric ("unknown" when nothing
-  in the store declares it), index, embedding_model, namespaces (list), records (int; null when
-  the layout cannot be inferred), layout (the layout's JSON form, as --from-layout takes it; null
-  for vecbridge's own), fields (list of {name, type, role, note}), unfit (the fields that do not
-  fit the contract, same keys), problem (null, or {message, role, candidates} when the layout
-  cannot be inferred: declare one of the candidates with --from-layout).
+  name, native (bool), preset (layout preset or null), dimension, metric ("unknown" when
+  nothing in the store declares it), index, embedding_model, namespaces (list), records (int;
+  for a layout that needs declaring, counted through its first candidates), layout (the
+  layout's JSON form, as --from-layout takes it; null for vecbridge's own), fields (list of
+  {name, type, role, note}), unfit (the fields that do not fit the contract, same keys),
+  problem (null, or {message, role, candidates} when the layout cannot be inferred: declare
+  one of the candidates with --from-layout).
 """
 
 
@@ -61,6 +63,7 @@ async def collection_entry(store: vb.Store, listed: vb.CollectionSpec) -> dict[s
         described = await store.describe_collection(listed.name)
     except vb.LayoutError as exc:  # listed, but its layout needs declaring: show why
         problem = {"message": str(exc), "role": exc.role, "candidates": list(exc.candidates)}
+        records = await _count_any_choice(store, listed.name, exc)
     else:
         spec, records = described.spec, described.count
         namespaces = sorted(await store.adapter.list_namespaces(spec))
@@ -81,6 +84,21 @@ async def collection_entry(store: vb.Store, listed: vb.CollectionSpec) -> dict[s
         "unfit": [] if layout is None else [f.to_dict() for f in layout.unfit_fields()],
         "problem": problem,
     }
+
+
+async def _count_any_choice(store: vb.Store, name: str, error: vb.LayoutError) -> int | None:
+    """The record count of a collection whose layout is ambiguous: how many records there are does
+    not depend on which candidate fills a role, so count through the first candidate of each."""
+    chosen: dict[str, str] = {}
+    for _ in range(len(LAYOUT_KEYS)):
+        if error.role is None or not error.candidates or error.role in chosen:
+            return None
+        chosen[error.role] = error.candidates[0]
+        try:
+            return (await store.describe_collection(name, layout=chosen)).count
+        except vb.LayoutError as again:
+            error = again
+    return None
 
 
 def _print_collections(url: str, entries: list[dict[str, Any]]) -> None:
