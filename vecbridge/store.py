@@ -11,6 +11,7 @@ import json
 import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -165,8 +166,10 @@ class Store:
                     f"{existing.metric.value}, not {spec.dimension} and {spec.metric.value}"
                 ) from None
             spec = existing
-        if native is not None and spec.layout is None:
-            spec = await self.adapter.describe_native_collection(spec.name, native)
+        if native is not None:  # the layout resolved by the store (fields, inferred roles), not the one declared
+            described = await self.adapter.describe_native_collection(spec.name, native)
+            # a store that learns the dimension from the first record (Chroma) describes an empty one as 0
+            spec = described if described.dimension else replace(described, dimension=spec.dimension)
         collection = self.collection(name, namespace=namespace, layout=native)
         collection._spec = spec
         return collection

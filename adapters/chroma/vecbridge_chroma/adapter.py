@@ -30,6 +30,12 @@ How Chroma's quirks are hidden
       collections without it are not vecbridge collections and are not listed.
     * Batches are sized from the server's ``get_max_batch_size()`` at connect time.
 
+Collections vecbridge did not create
+    Every other Chroma collection of the tenant and database is read through a layout, and written
+    in its own shape only when the caller opts in: :mod:`vecbridge_chroma.native` (inference, reads,
+    writes, scans) and :mod:`vecbridge_chroma.presets` (LangChain, LlamaIndex). A spec with a
+    ``layout`` goes there from every primitive; the code below is vecbridge's own storage.
+
 Scans and concurrent writes
     Every record carries ``_vb_key``, a 52-bit hash of its Chroma id. A scan walks that key space in
     ranges (``_vb_key >= lo and < hi``, the width sized from the matching count), and the cursor is
@@ -46,7 +52,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -62,7 +67,9 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
-from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
+from vecbridge.filters import FilterNode
+from vecbridge.layout import Layout
+from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, FloatArray, Match, Metadata, Page, Record
 from vecbridge.url import URL
 from vecbridge_chroma.filters import (
     EVERYTHING,
@@ -76,6 +83,8 @@ from vecbridge_chroma.filters import (
     type_key,
     type_tag,
 )
+from vecbridge_chroma.metrics import SPACES, to_score
+from vecbridge_chroma.native import NativeCollections
 
 T = TypeVar("T")
 
@@ -89,7 +98,6 @@ KEY_SPACE = 1 << KEY_BITS
 DEFAULT_PORT = 8000
 SERVER_OPTIONS = frozenset({"tenant", "database", "ssl"})
 EMBEDDED_OPTIONS = frozenset({"tenant", "database"})
-SPACES = {Metric.COSINE: "cosine", Metric.DOT: "ip", Metric.EUCLIDEAN: "l2"}
 
 #: Open server connections per event loop, to close chromadb's per-loop HTTP client with the last one.
 _open_per_loop: dict[int, int] = {}
@@ -107,13 +115,6 @@ def scan_key(chroma_id: str) -> int:
     """Position of a record in the scan order: 52 bits of a hash of its Chroma id."""
     digest = hashlib.blake2b(chroma_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> (64 - KEY_BITS)
-
-
-def to_score(metric: Metric, distance: float) -> float:
-    """Chroma's distance as a vecbridge score (higher is better)."""
-    if metric is Metric.EUCLIDEAN:
-        return -math.sqrt(max(distance, 0.0))
-    return 1.0 - distance  # cosine: 1 - cos; ip: 1 - dot
 
 
 def encode_metadata(chroma_id: str, metadata: Metadata) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class ChromaAdapter(Adapter):
 
     name: ClassVar[str] = "chroma"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.NATIVE_LAYOUTS}
     )
     #: Chroma's local default; replaced per connection by the server's ``get_max_batch_size()``.
     max_batch: ClassVar[int] = 5461
@@ -178,6 +179,8 @@ class ChromaAdapter(Adapter):
         # the core reads ``adapter.max_batch``; Chroma tells its limit only at run time
         setattr(self, "max_batch", max_batch)  # noqa: B010 (a ClassVar cannot be assigned through self)
         self._collections: dict[str, Any] = {}
+        #: collections vecbridge did not create (a spec with a layout): :mod:`vecbridge_chroma.native`
+        self.native = NativeCollections(self)
         self._loop_key: int | None = None
         self._closed = False
 
@@ -359,6 +362,8 @@ class ChromaAdapter(Adapter):
     # --- collections -----------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        if spec.layout is not None:
+            return await self.native.create(spec)
         with self.errors(f"create collection {spec.name!r}"):
             try:
                 collection = await self._call(
@@ -407,7 +412,24 @@ class ChromaAdapter(Adapter):
         collection = await self._main(name)
         return CollectionSpec.from_dict(json.loads(collection.metadata[SPEC_KEY]))
 
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_all()
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
+        return super().compile_filter(node, collection)
+
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        if collection.layout is not None:
+            self.native.check_storable(collection, record)
+
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         found = []
         main = await self._main(collection.name)
         with self.errors(f"list namespaces of {collection.name!r}"):
@@ -422,6 +444,8 @@ class ChromaAdapter(Adapter):
     # --- records ---------------------------------------------------------------------------------
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.layout is not None:
+            return await self.native.upsert(collection, namespace, records)
         ids = [record.id for record in records]
 
         async def write(chroma: Any) -> None:
@@ -459,6 +483,8 @@ class ChromaAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> list[Match]:
+        if collection.layout is not None:
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
         include = ["metadatas", "documents", "distances"] + (["embeddings"] if include_vectors else [])
 
         async def search(chroma: Any) -> list[Match]:
@@ -503,10 +529,15 @@ class ChromaAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
+        if collection.layout is not None:
+            return await self.native.get(collection, namespace, ids, include_vectors)
         read = partial(self._read, include_vectors=include_vectors, ids=list(ids))
         return await self._on(collection, namespace, "get", read, [])
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_ids(collection, namespace, ids)
+
         async def delete(chroma: Any) -> None:
             if ids:
                 await self._call(chroma.delete, ids=list(ids))
@@ -514,6 +545,8 @@ class ChromaAdapter(Adapter):
         await self._on(collection, namespace, "delete", delete, None)
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_where(collection, namespace, filter)
         if filter is None and namespace != DEFAULT_NAMESPACE:
             if await self._namespace(collection, namespace, create=False) is not None:
                 self._forget(collection.name)
@@ -527,6 +560,8 @@ class ChromaAdapter(Adapter):
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
         """Exact: Chroma's ``count()`` without a filter; with one, the matching ids (no vectors, no metadata)."""
+        if collection.layout is not None:
+            return await self.native.count(collection, namespace, filter)
 
         async def count(chroma: Any) -> int:
             if filter is None:
@@ -544,6 +579,8 @@ class ChromaAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
+        if collection.layout is not None:
+            return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         if cursor is None:
             total = await self.count(collection, namespace, filter)
             if total == 0:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vecbridge.filters import (
@@ -160,14 +160,22 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
     def visit_match_all(self, node: MatchAll) -> Where:
         return EVERYTHING
 
+    def holds(self, field: str, element: str) -> Where:
+        """List field ``field`` has ``element`` among its elements."""
+        return {element_key(field, element): {"$eq": True}}
+
+    def lacks(self, field: str, element: str) -> Where:
+        """The complement of :meth:`holds`: also true when ``field`` is missing or not a list."""
+        return {element_key(field, element): {"$ne": True}}
+
     def visit_eq(self, node: Eq) -> Where:
         if isinstance(node.value, str):
-            return any_of({node.field: {"$eq": node.value}}, {element_key(node.field, node.value): {"$eq": True}})
+            return any_of({node.field: {"$eq": node.value}}, self.holds(node.field, node.value))
         return compare(node.field, "$eq", node.value)
 
     def visit_ne(self, node: Ne) -> Where:
         if isinstance(node.value, str):
-            return all_of({node.field: {"$ne": node.value}}, {element_key(node.field, node.value): {"$ne": True}})
+            return all_of({node.field: {"$ne": node.value}}, self.lacks(node.field, node.value))
         return compare(node.field, "$ne", node.value)
 
     def _range(self, node: Range) -> Where:
@@ -193,8 +201,8 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
                 continue
             clauses.append({node.field: {"$nin" if negated else "$in": group}})
             if isinstance(group[0], str):
-                flag = {"$ne": True} if negated else {"$eq": True}
-                clauses.extend({element_key(node.field, str(value)): flag} for value in group)
+                element = self.lacks if negated else self.holds
+                clauses.extend(element(node.field, str(value)) for value in group)
         return all_of(*clauses) if negated else any_of(*clauses)
 
     def visit_in(self, node: In) -> Where:
@@ -239,3 +247,54 @@ class ChromaFilterCompiler(FilterCompiler[Where]):
         if isinstance(node, Not):
             return self.compile(node.child)
         raise self.unsupported(node)
+
+
+class NativeFilterCompiler(ChromaFilterCompiler):
+    """The portable filter on a collection vecbridge did not create: plain metadata keys, no reserved ones.
+
+    Lists are Chroma's own arrays, so a list element is tested with ``$contains`` / ``$not_contains``
+    (the latter also true for a missing key or a scalar, as the contract's ``$ne`` needs). Chroma
+    treats an array as never equal to, in or in range of a scalar, which is how the contract treats
+    the JSON text a list of numbers becomes. What Chroma cannot say without vecbridge's type tags is
+    refused with ``UnsupportedFilterError``: ``$exists`` (Chroma has no presence test) and the
+    negation of a range (it needs "is not a number"). ``refused`` names keys a filter must not use
+    (values converted to JSON text, fields that are not metadata in the layout), with the reason.
+    """
+
+    def __init__(self, refused: Mapping[str, str], allowed: tuple[str, ...] | None = None) -> None:
+        self.refused = refused
+        #: the layout's metadata keys when declared (``None``: every key not refused)
+        self.allowed = allowed
+
+    def compile(self, node: FilterNode) -> Where:
+        self._check_fields(node)
+        return super().compile(node)
+
+    def _check_fields(self, node: FilterNode) -> None:
+        if isinstance(node, And | Or):
+            for child in node.children:
+                self._check_fields(child)
+        elif isinstance(node, Not):
+            self._check_fields(node.child)
+        elif not isinstance(node, MatchAll):
+            field = getattr(node, "field")  # noqa: B009 (every leaf node has one)
+            if field in self.refused:
+                raise self.unsupported(node, f"field {field!r} {self.refused[field]}")
+            if self.allowed is not None and field not in self.allowed:
+                raise self.unsupported(node, f"field {field!r} is not among the layout's metadata keys")
+
+    def holds(self, field: str, element: str) -> Where:
+        return {field: {"$contains": element}}
+
+    def lacks(self, field: str, element: str) -> Where:
+        return {field: {"$not_contains": element}}
+
+    def visit_exists(self, node: Exists) -> Where:
+        raise self.unsupported(node, "Chroma has no test for a key's presence outside vecbridge's own collections")
+
+    def negate(self, node: FilterNode) -> Where:
+        if isinstance(node, Range | Exists):
+            raise self.unsupported(
+                Not(node), "its complement needs 'is not a number', which Chroma cannot test on native metadata"
+            )
+        return super().negate(node)
