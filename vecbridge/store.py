@@ -145,7 +145,9 @@ class Store:
         native = Layout.parse(layout)
         if native is not None:
             self._require_native_layouts()
-            native = Layout(writable=True).over(native)
+            # the metric given is the layout's unless it declares one: a table without an ANN index
+            # (Flat) stores it nowhere, and the collection returned must still be queryable
+            native = native.over(Layout(writable=True, metric=Metric.parse(metric)))
         spec = CollectionSpec(
             name=check_collection_name(name) if native is None else check_native_name(name),
             dimension=check_dimension(dimension),

@@ -42,9 +42,13 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
+from vecbridge.filters import FilterNode
+from vecbridge.layout import Layout
 from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge.url import URL
+from vecbridge_pgvector.compat import vector_array
 from vecbridge_pgvector.filters import PgvectorFilterCompiler, SqlFilter
+from vecbridge_pgvector.native import NativeTables
 
 REGISTRY_TABLE = "vecbridge_collections"
 TABLE_PREFIX = "vb_"
@@ -113,6 +117,7 @@ class PgvectorAdapter(Adapter):
             Capability.INDEX_SETTINGS,
             Capability.BULK_LOAD,
             Capability.ATOMIC_UPSERT,
+            Capability.NATIVE_LAYOUTS,
         }
     )
     max_batch: ClassVar[int] = 2000
@@ -123,6 +128,8 @@ class PgvectorAdapter(Adapter):
         self.schema = schema
         self.ef_search = ef_search
         self.stats = QueryStats()
+        #: tables vecbridge did not create (``native.py``): specs with a layout are dispatched there
+        self.native = NativeTables(self)
         #: (collection, namespace) pairs whose upserts met existing ids: they take the replace path directly
         self._replacing: set[tuple[str, str]] = set()
         #: idle sessions kept out of the pool, reused last-in first-out (see ``_connection``)
@@ -291,7 +298,10 @@ class PgvectorAdapter(Adapter):
         async with self._connection(f"create collection {spec.name!r}") as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             extension_created = await self._install_extension(conn)
-            await self._create_vecbridge_collection(conn, spec)
+            if spec.layout is not None:
+                await self.native.create(conn, spec)
+            else:
+                await self._create_vecbridge_collection(conn, spec)
         if extension_created:
             await self._sessions_know_vectors()
 
@@ -387,7 +397,20 @@ class PgvectorAdapter(Adapter):
         except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
             return []
 
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_collections()
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
+        return self.filter_compiler().compile(node)
+
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         # a loose index scan over the primary key: one index probe per namespace, not a full scan
         statement = sql.SQL(
             "WITH RECURSIVE ns AS ((SELECT namespace FROM {t} ORDER BY namespace LIMIT 1) UNION ALL "
@@ -401,6 +424,9 @@ class PgvectorAdapter(Adapter):
     # --- records ---------------------------------------------------------------------------------
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.layout is not None:
+            await self.native.upsert(collection, namespace, _batches_of([records]))
+            return
         await self.upsert_atomic(collection, namespace, _batches_of([records]))
 
     async def upsert_atomic(
@@ -416,6 +442,9 @@ class PgvectorAdapter(Adapter):
         ids of one call are distinct, so only a concurrent writer of the same id can collide, and
         its unique violation is a transient error the core retries. Keeping them would hold every
         validated record to the end, and the garbage collector would walk them again and again."""
+        if collection.layout is not None:
+            await self.native.upsert(collection, namespace, batches)
+            return
         table = self._table(collection.name)
         key = (collection.name, namespace)
         async with self._connection(f"upsert into {collection.name!r}") as conn:
@@ -532,6 +561,8 @@ class PgvectorAdapter(Adapter):
         with others) is it rerun iteratively, and that namespace scans iteratively from then on. A
         full answer of the plain scan is the same as the iterative scan's: both return the same
         candidates first, in the same order."""
+        if collection.layout is not None:
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
         statement, params = self._query_sql(collection, namespace, vector, top_k, filter, include_vectors)
         settings = self._search_settings(collection, top_k)
         hnsw = isinstance(collection.index, HNSW) and collection.dimension <= MAX_INDEXED_DIMENSION
@@ -550,15 +581,9 @@ class PgvectorAdapter(Adapter):
                 rows = await self._search(conn, statement, params, settings, True)
                 self.stats.iterative_retries += 1
             if len(rows) < top_k:
-                # the ANN scan may stop short (hnsw.max_scan_tuples, IVF probes); without index scans
-                # the plan is exact. prepare=False: a plan cached before the switch would ignore it.
-                async with conn.transaction():
-                    await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
-                    exact = await conn.execute(statement, params, binary=True, prepare=False)
-                    exact_rows = await exact.fetchall()
+                exact_rows = await self._exact(conn, statement, params)
                 if len(exact_rows) > len(rows):
                     rows = exact_rows
-                self.stats.exact_fallbacks += 1
         except BaseException as exc:  # cancellation too: the session goes back to the pool
             if conn is not None:
                 await self.pool.putconn(conn)
@@ -568,8 +593,19 @@ class PgvectorAdapter(Adapter):
         await self._release(conn)
         offset = _SCORE_OFFSET[collection.metric]
         return [
-            Match(row[0], offset - row[4], row[1], row[2], _vector(row[3]) if include_vectors else None) for row in rows
+            Match(row[0], offset - row[4], row[1], row[2], vector_array(row[3]) if include_vectors else None)
+            for row in rows
         ]
+
+    async def _exact(self, conn: psycopg.AsyncConnection[Any], statement: bytes, params: tuple[Any, ...]) -> list[Any]:
+        """``statement`` without index scans: the ANN scan may stop short (hnsw.max_scan_tuples, IVF
+        probes); the exact plan does not. prepare=False: a plan cached before the switch would ignore it."""
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
+            exact = await conn.execute(statement, params, binary=True, prepare=False)
+            rows = await exact.fetchall()
+        self.stats.exact_fallbacks += 1
+        return rows
 
     async def _search(
         self,
@@ -594,7 +630,7 @@ class PgvectorAdapter(Adapter):
 
     @staticmethod
     def _record(row: Sequence[Any], include_vectors: bool) -> Record:
-        vector = _vector(row[3]) if include_vectors else np.zeros(0, dtype=np.float32)
+        vector = vector_array(row[3]) if include_vectors else np.zeros(0, dtype=np.float32)
         return Record(id=row[0], vector=vector, metadata=row[1], document=row[2])
 
     def _columns(self, include_vectors: bool) -> sql.SQL:
@@ -603,6 +639,8 @@ class PgvectorAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
+        if collection.layout is not None:
+            return await self.native.get(collection, namespace, ids, include_vectors)
         statement = sql.SQL("SELECT {} FROM {} WHERE namespace = %s AND id = ANY(%s)").format(
             self._columns(include_vectors), self._table(collection.name)
         )
@@ -611,17 +649,23 @@ class PgvectorAdapter(Adapter):
         return [self._record(row, include_vectors) for row in rows]
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_ids(collection, namespace, ids)
         statement = sql.SQL("DELETE FROM {} WHERE namespace = %s AND id = ANY(%s)").format(self._table(collection.name))
         async with self._connection(f"delete from {collection.name!r}", transaction=False) as conn:
             await conn.execute(statement, (namespace, list(ids)))
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_where(collection, namespace, filter)
         where, params = self._where(namespace, filter)
         statement = sql.SQL("DELETE FROM {} WHERE {}").format(self._table(collection.name), where)
         async with self._connection(f"delete from {collection.name!r}", transaction=False) as conn:
             await conn.execute(statement, params)
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        if collection.layout is not None:
+            return await self.native.count(collection, namespace, filter)
         where, params = self._where(namespace, filter)
         statement = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self._table(collection.name), where)
         async with self._connection(f"count {collection.name!r}", transaction=False) as conn:
@@ -637,6 +681,8 @@ class PgvectorAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
+        if collection.layout is not None:
+            return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         where, params = self._where(namespace, filter)
         if cursor is not None:
             where = sql.SQL("{} AND id > %s").format(where)
@@ -653,6 +699,8 @@ class PgvectorAdapter(Adapter):
     # --- bulk load -------------------------------------------------------------------------------
 
     async def bulk_load(self, collection: CollectionSpec) -> BulkLoad:
+        if collection.layout is not None:  # a native table's indexes are its application's: left alone
+            return BulkLoad()
         return PgvectorBulkLoad(self, collection)
 
     async def drop_indexes(self, collection: CollectionSpec) -> None:
@@ -806,10 +854,3 @@ def copy_rows(
                 for i in range(count)
             ]
         )
-
-
-def _vector(value: Any) -> FloatArray:
-    """A ``vector`` column's value as float32: pgvector-python >= 0.4 loads a ``Vector``, 0.3 (which
-    ``langchain-postgres`` pins) a numpy array; both register the same binary loader otherwise."""
-    to_numpy = getattr(value, "to_numpy", None)
-    return np.array(value if to_numpy is None else to_numpy(), dtype=np.float32)

@@ -66,13 +66,22 @@ def _containments(name: str, value: Scalar) -> list[Jsonb]:
 _COMPARATORS = {Gt: ">", Gte: ">=", Lt: "<", Lte: "<="}
 
 
+_METADATA = sql.SQL("metadata")
+
+
 class PgvectorFilterCompiler(FilterCompiler[SqlFilter]):
+    """``metadata`` is the jsonb expression filtered: vecbridge's ``metadata`` column, or a native
+    table's merged JSON column (``native_filters.py``), never NULL."""
+
     adapter_name = "pgvector"
+
+    def __init__(self, metadata: sql.Composable = _METADATA) -> None:
+        self.metadata = metadata
 
     def _any_contained(self, documents: list[Jsonb]) -> SqlFilter:
         if len(documents) == 1:
-            return SqlFilter(sql.SQL("metadata @> %s"), (documents[0],))
-        return SqlFilter(sql.SQL("metadata @> ANY(%s::jsonb[])"), (documents,))
+            return SqlFilter(sql.SQL("{} @> %s").format(self.metadata), (documents[0],))
+        return SqlFilter(sql.SQL("{} @> ANY(%s::jsonb[])").format(self.metadata), (documents,))
 
     @staticmethod
     def _negate(inner: SqlFilter) -> SqlFilter:
@@ -101,8 +110,8 @@ class PgvectorFilterCompiler(FilterCompiler[SqlFilter]):
     def _range(self, node: Range) -> SqlFilter:
         comparator = sql.SQL(_COMPARATORS[type(node)])
         clause = sql.SQL(
-            "CASE WHEN jsonb_typeof(metadata -> %s) = 'number' THEN (metadata -> %s)::numeric {} %s::numeric ELSE false END"
-        ).format(comparator)
+            "CASE WHEN jsonb_typeof({m} -> %s) = 'number' THEN ({m} -> %s)::numeric {c} %s::numeric ELSE false END"
+        ).format(m=self.metadata, c=comparator)
         return SqlFilter(clause, (node.field, node.field, _number(node.value)))
 
     def visit_gt(self, node: Gt) -> SqlFilter:
@@ -118,7 +127,7 @@ class PgvectorFilterCompiler(FilterCompiler[SqlFilter]):
         return self._range(node)
 
     def visit_exists(self, node: Exists) -> SqlFilter:
-        present = SqlFilter(sql.SQL("metadata ? %s"), (node.field,))
+        present = SqlFilter(sql.SQL("{} ? %s").format(self.metadata), (node.field,))
         return present if node.exists else self._negate(present)
 
     def visit_and(self, node: And) -> SqlFilter:

@@ -1,0 +1,953 @@
+"""Tables vecbridge did not create: discovered from the catalog, read (and, when opted in, written)
+through a :class:`vecbridge.Layout`.
+
+Discovery reads ``pg_catalog`` only: a table of the adapter's schema with a ``vector`` column that
+is not vecbridge's (``vb_*``, the registry) is a native collection; LangChain's shared
+``langchain_pg_embedding`` is one collection per row of ``langchain_pg_collection``, listed by the
+LangChain collection's name; a LlamaIndex table ``data_<name>`` is listed as ``<name>`` (``presets.py``).
+
+Inference (declared keys win, ``docs/existing-data.md``): the id is the single-column primary key
+(text, varchar, integer or uuid; integers and UUIDs become strings and are cast back to query by
+id); the vector is the only ``vector`` column; the document is the only text column, or the one
+among them with a well-known name (:data:`DOCUMENT_NAMES`); a json/jsonb column with a well-known
+metadata name (:data:`METADATA_JSON_NAMES`) has its keys merged into the metadata; every other
+column is a metadata key, converted by ``vecbridge.layout``; no namespace unless declared (a
+column such as ``tenant_id``, whose values are the namespaces). The metric is the ANN index's
+operator class, else the preset's, else unknown. Reading never writes: every statement here
+outside :meth:`NativeTables.create` and the write methods is a SELECT.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Json, Jsonb
+
+from vecbridge.adapter import decode_cursor, encode_cursor
+from vecbridge.errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError, InvalidRecordError
+from vecbridge.filters import FilterNode
+from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, conversion_note, native_id
+from vecbridge.types import DEFAULT_NAMESPACE, HNSW, IVF, CollectionSpec, Flat, IndexSpec, Match, Metric, Page, Record
+from vecbridge.validation import NAMESPACE_NAME
+from vecbridge_pgvector import presets
+from vecbridge_pgvector.compat import vector_array
+from vecbridge_pgvector.filters import SqlFilter
+from vecbridge_pgvector.native_filters import (
+    BIGINT,
+    BOOL,
+    FLOAT,
+    NUMBER,
+    TEXT,
+    TEXT_ARRAY,
+    ColumnFilter,
+    NativeFilterCompiler,
+)
+
+if TYPE_CHECKING:
+    from vecbridge_pgvector.adapter import PgvectorAdapter
+
+#: text columns taken as the document when there are several
+DOCUMENT_NAMES = ("content", "document", "text", "page_content", "body", "chunk")
+#: json/jsonb columns whose keys are merged into the metadata
+METADATA_JSON_NAMES = ("metadata", "cmetadata", "metadata_", "meta", "langchain_metadata")
+
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "citext", "name"})
+_INT_TYPES = frozenset({"int2", "int4", "int8"})
+_FLOAT_TYPES = frozenset({"float4", "float8"})
+_TIME_TYPES = frozenset({"timestamptz", "timestamp", "date", "time", "timetz"})
+_JSON_TYPES = frozenset({"json", "jsonb"})
+#: types whose values ``vecbridge.layout.metadata_value`` converts (arrays of them too)
+_READABLE = _TEXT_TYPES | _INT_TYPES | _FLOAT_TYPES | _TIME_TYPES | _JSON_TYPES | {"bool", "numeric", "uuid"}
+_OPCLASS_METRIC = {
+    "vector_cosine_ops": Metric.COSINE,
+    "vector_ip_ops": Metric.DOT,
+    "vector_l2_ops": Metric.EUCLIDEAN,
+}
+_OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
+_SCORE_OFFSET = {Metric.COSINE: 1.0, Metric.DOT: 0.0, Metric.EUCLIDEAN: 0.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column as the catalog describes it."""
+
+    name: str
+    #: ``format_type``: ``vector(64)``, ``timestamp with time zone``, ``text[]``
+    type: str
+    #: the type's (or, for an array, its element's) ``typname``: ``vector``, ``int8``, ``text``
+    base: str
+    array: bool
+    not_null: bool
+    has_default: bool
+    generated: bool
+    #: ``n`` of ``vector(n)``; ``None`` for an untyped ``vector``
+    dimension: int | None
+    #: ``e`` for an enum
+    category: str
+
+    @property
+    def text_like(self) -> bool:
+        return not self.array and (self.base in _TEXT_TYPES or self.category == "E")
+
+    @property
+    def readable(self) -> bool:
+        return self.base in _READABLE or self.category == "E"
+
+    @property
+    def id_like(self) -> bool:
+        return not self.array and (self.base in _TEXT_TYPES or self.base in _INT_TYPES or self.base == "uuid")
+
+
+@dataclass(frozen=True, slots=True)
+class AnnIndex:
+    method: str
+    metric: Metric | None
+    options: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    #: vector column -> its ANN index (the first one found)
+    ann: dict[str, AnnIndex]
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def vectors(self) -> list[Column]:
+        return [c for c in self.columns if c.base == "vector" and not c.array]
+
+
+@dataclass(frozen=True, slots=True)
+class NativeTable:
+    """One native collection resolved through one layout: what reads select and writes fill."""
+
+    name: str
+    info: TableInfo
+    layout: Layout
+    id: Column
+    vector: Column
+    document: Column | None
+    namespace: Column | None
+    #: typed columns read as metadata keys
+    metadata: tuple[Column, ...]
+    #: JSON columns whose keys are merged in (a column's own key wins)
+    merged: tuple[Column, ...]
+    #: a predicate every read and write adds (LangChain's collection, LlamaIndex's newest row per node)
+    scope: sql.Composable = field(default_factory=lambda: sql.SQL("true"))
+    scope_params: tuple[Any, ...] = ()
+    #: values every written row gets (LangChain's ``collection_id``)
+    fixed: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def table(self) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.info.schema), sql.Identifier(self.info.name))
+
+    @property
+    def preset(self) -> str | None:
+        return self.layout.preset
+
+
+def _ident(column: Column) -> sql.Composable:
+    return sql.SQL("t.{}").format(sql.Identifier(column.name))
+
+
+_CATALOG_COLUMNS = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+       CASE WHEN t.typcategory = 'A' THEN e.typname ELSE t.typname END,
+       t.typcategory = 'A', a.attnotnull, a.atthasdef, a.attgenerated <> '', a.atttypmod,
+       CASE WHEN t.typcategory = 'A' THEN e.typcategory ELSE t.typcategory END
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+"""
+_CATALOG_KEY = """
+SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indrelid = %s AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)
+"""
+_CATALOG_ANN = """
+SELECT a.attname, am.amname, opc.opcname, coalesce(ic.reloptions, '{}')
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = %s AND am.amname IN ('hnsw', 'ivfflat') ORDER BY ic.relname
+"""
+_CATALOG_TABLES = """
+SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR c.relname = %s)
+AND EXISTS (SELECT FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND t.typname = 'vector')
+ORDER BY c.relname
+"""
+
+
+async def read_tables(conn: psycopg.AsyncConnection[Any], schema: str, name: str | None = None) -> list[TableInfo]:
+    """The catalog's view of every table of ``schema`` with a ``vector`` column (or only ``name``)."""
+    tables = await (await conn.execute(_CATALOG_TABLES, (schema, name, name))).fetchall()
+    found = []
+    for oid, relname in tables:
+        columns = tuple(
+            Column(
+                name=row[0],
+                type=row[1],
+                base=row[2] or "",
+                array=bool(row[3]),
+                not_null=bool(row[4]),
+                has_default=bool(row[5]),
+                generated=bool(row[6]),
+                dimension=row[7] if row[2] == "vector" and row[7] > 0 else None,
+                category=row[8] or "",
+            )
+            for row in await (await conn.execute(_CATALOG_COLUMNS, (oid,))).fetchall()
+        )
+        key = tuple(row[0] for row in await (await conn.execute(_CATALOG_KEY, (oid,))).fetchall())
+        ann: dict[str, AnnIndex] = {}
+        for column, method, opclass, options in await (await conn.execute(_CATALOG_ANN, (oid,))).fetchall():
+            values = dict(option.split("=", 1) for option in options)
+            ann.setdefault(
+                column,
+                AnnIndex(method, _OPCLASS_METRIC.get(opclass), {k: int(v) for k, v in values.items() if v.isdigit()}),
+            )
+        found.append(TableInfo(schema, relname, columns, key, ann))
+    return found
+
+
+def _index_spec(index: AnnIndex | None) -> IndexSpec:
+    if index is None:
+        return Flat()
+    if index.method == "hnsw":
+        return HNSW(m=index.options.get("m", 16), ef_construction=index.options.get("ef_construction", 64))
+    return IVF(nlist=index.options.get("lists", 100))
+
+
+def _pick(role: str, declared: str | None, candidates: Sequence[Column], info: TableInfo) -> Column | None:
+    """The declared column (which must exist), the only candidate, or ``None`` when there is none;
+    ``LayoutError`` naming the candidates when several could fill ``role``."""
+    if declared is not None:
+        if declared == "":
+            return None
+        column = info.column(declared)
+        if column is None:
+            raise LayoutError(
+                f"table {info.name!r} has no column {declared!r} for {role}",
+                role=role,
+                candidates=[c.name for c in candidates],
+            )
+        return column
+    if len(candidates) > 1:
+        raise LayoutError(
+            f"table {info.name!r} has several columns that could be the {role}",
+            role=role,
+            candidates=[c.name for c in candidates],
+        )
+    return candidates[0] if candidates else None
+
+
+def resolve(info: TableInfo, name: str, declared: Layout) -> tuple[NativeTable, CollectionSpec]:
+    """``info`` read through ``declared`` (keys declared win over inference); ``LayoutError`` when
+    a role is ambiguous or a declared column does not fit."""
+    preset = presets.preset(declared.preset) or presets.recognized(info.name, {c.name for c in info.columns})
+    layout = declared.over(preset.layout) if preset is not None else declared
+    if preset is not None and layout.preset is None:
+        layout = Layout(preset=preset.name).over(layout)
+    ignored = preset.ignored if preset is not None else frozenset()
+
+    namespace = _pick("namespace", layout.namespace, [], info) if layout.namespace else None
+    vector = _pick("vector", layout.vector, info.vectors, info)
+    if vector is None or vector.base != "vector" or vector.array:
+        raise LayoutError(f"table {info.name!r} has no vector column (pgvector's vector type) to read")
+    key = [info.column(c) for c in info.primary_key if namespace is None or c != namespace.name]
+    id_candidates = [c for c in info.columns if c.id_like and c.name not in ignored and c is not namespace]
+    if layout.id is not None:
+        id_column = _required(info, layout.id, "id")
+    elif len(key) == 1 and key[0] is not None and key[0].id_like and key[0].name not in ignored:
+        id_column = key[0]
+    else:
+        raise LayoutError(
+            f"table {info.name!r} has no single-column primary key to use as the id",
+            role="id",
+            candidates=[c.name for c in id_candidates],
+        )
+    if not id_column.id_like:
+        raise LayoutError(
+            f"table {info.name!r}: the id column must be text, varchar, an integer or a uuid",
+            role="id",
+            candidates=[c.name for c in id_candidates],
+        )
+    taken = {id_column.name, vector.name} | ({namespace.name} if namespace is not None else set())
+    texts = [c for c in info.columns if c.text_like and c.name not in taken and c.name not in ignored]
+    if layout.document is None and len(texts) > 1:
+        known = [c for c in texts if c.name in DOCUMENT_NAMES]
+        texts = known if len(known) == 1 else texts
+    document = _pick("document", layout.document, texts, info)
+    if document is not None:
+        taken.add(document.name)
+    if layout.metadata_keys_from is not None:
+        merged = tuple(_required(info, n, "metadata_keys_from") for n in layout.metadata_keys_from)
+    else:
+        merged = tuple(
+            c for c in info.columns if c.name in METADATA_JSON_NAMES and c.base in _JSON_TYPES and not c.array
+        )
+    for column in merged:
+        if column.base not in _JSON_TYPES or column.array:
+            raise LayoutError(f"table {info.name!r}: {column.name!r} is not a json/jsonb column to merge keys from")
+    taken |= {c.name for c in merged}
+    if layout.metadata is not None:
+        metadata = tuple(_required(info, n, "metadata") for n in layout.metadata)
+        unfit = [c.name for c in metadata if not c.readable]
+        if unfit:
+            raise LayoutError(f"table {info.name!r}: column(s) {', '.join(unfit)} hold values with no contract form")
+    else:
+        metadata = tuple(
+            c for c in info.columns if c.name not in taken and c.name not in ignored and c.readable and not c.generated
+        )
+    ann = info.ann.get(vector.name)
+    metric = layout.metric
+    if declared.metric is None and ann is not None and ann.metric is not None:
+        metric = ann.metric
+    resolved = Layout(
+        preset=layout.preset,
+        id=id_column.name,
+        vector=vector.name,
+        document=document.name if document is not None else "",
+        metadata=layout.metadata,
+        metadata_keys_from=tuple(c.name for c in merged),
+        namespace=namespace.name if namespace is not None else None,
+        metric=metric,
+        writable=layout.writable,
+        fields=_fields(info, id_column, vector, document, namespace, metadata, merged),
+    )
+    table = NativeTable(name, info, resolved, id_column, vector, document, namespace, metadata, merged)
+    spec = CollectionSpec(
+        name=name,
+        dimension=vector.dimension or 0,
+        metric=metric or Metric.COSINE,
+        index=_index_spec(ann),
+        layout=resolved,
+    )
+    return table, spec
+
+
+def _required(info: TableInfo, name: str, option: str) -> Column:
+    column = info.column(name)
+    if column is None:
+        raise LayoutError(
+            f"table {info.name!r} has no column {name!r} ({option})",
+            role=option,
+            candidates=[c.name for c in info.columns],
+        )
+    return column
+
+
+def _fields(
+    info: TableInfo,
+    id_column: Column,
+    vector: Column,
+    document: Column | None,
+    namespace: Column | None,
+    metadata: tuple[Column, ...],
+    merged: tuple[Column, ...],
+) -> tuple[NativeField, ...]:
+    fields = []
+    for column in info.columns:
+        note = ""
+        if column is id_column:
+            role = FieldRole.ID
+            if column.base in _INT_TYPES or column.base == "uuid":
+                note = "converted: decimal string" if column.base in _INT_TYPES else "converted: canonical UUID string"
+        elif column is vector:
+            role = FieldRole.VECTOR
+        elif column is document:
+            role = FieldRole.DOCUMENT
+        elif column is namespace:
+            role, note = FieldRole.NAMESPACE, "values are namespace names; rows where it is NULL are in none"
+        elif column in merged:
+            role, note = FieldRole.METADATA_KEYS, "keys merged into the metadata; " + conversion_note(column.type)
+        elif column in metadata:
+            role, note = FieldRole.METADATA, conversion_note(column.type)
+        elif not column.readable:
+            role, note = FieldRole.UNFIT, f"{column.type} has no contract form; not read"
+        else:
+            role, note = FieldRole.IGNORED, "not part of the layout"
+        fields.append(NativeField(column.name, column.type, role, note.rstrip("; ")))
+    return tuple(fields)
+
+
+def _filter_kind(column: Column) -> ColumnFilter:
+    expression = _ident(column)
+    if column.array:
+        if column.base in _TEXT_TYPES:
+            return ColumnFilter(expression, TEXT_ARRAY)
+        return ColumnFilter(expression, None, f"{column.type} reads as JSON text")
+    if column.text_like or column.base == "uuid":
+        return ColumnFilter(expression, TEXT)
+    if column.base == "bool":
+        return ColumnFilter(expression, BOOL)
+    if column.base in ("int2", "int4"):
+        return ColumnFilter(expression, NUMBER)
+    if column.base == "int8":
+        return ColumnFilter(expression, BIGINT)
+    if column.base in _FLOAT_TYPES:
+        return ColumnFilter(expression, FLOAT)
+    return ColumnFilter(expression, None, f"{column.type} {conversion_note(column.type) or 'is converted'}")
+
+
+class NativeTables:
+    """Reads and writes of native collections for one :class:`PgvectorAdapter` (its pool, its schema)."""
+
+    def __init__(self, adapter: PgvectorAdapter) -> None:
+        self.adapter = adapter
+        #: resolved tables by (collection, layout): specs reach the primitives with their layout
+        self._tables: dict[tuple[str, Layout], NativeTable] = {}
+
+    @property
+    def schema(self) -> str:
+        return self.adapter.schema
+
+    # --- discovery -------------------------------------------------------------------------------
+
+    async def list_collections(self) -> list[CollectionSpec]:
+        async with self.adapter._connection("list native collections", transaction=False) as conn:
+            tables = await read_tables(conn, self.schema)
+            langchain = await self._langchain_collections(conn, tables)
+        specs = []
+        for info in tables:
+            if info.name.startswith("vb_") or info.name == presets.LANGCHAIN_EMBEDDINGS:
+                continue
+            recognized = presets.recognized(info.name, {c.name for c in info.columns})
+            name = info.name
+            if recognized is not None and recognized.name == presets.LLAMAINDEX:
+                name = info.name[len(presets.LLAMAINDEX_PREFIX) :]
+            specs.append(self._listed(info, name, Layout()))
+        embeddings = next((t for t in tables if t.name == presets.LANGCHAIN_EMBEDDINGS), None)
+        if embeddings is not None:
+            for collection_name, collection_id in langchain:
+                specs.append(self._listed(embeddings, collection_name, Layout(preset=presets.LANGCHAIN), collection_id))
+        return specs
+
+    def _listed(self, info: TableInfo, name: str, layout: Layout, collection_id: Any = None) -> CollectionSpec:
+        """The spec of one listed table; an ambiguous one is listed with the candidates in the notes."""
+        try:
+            table, spec = resolve(info, name, layout)
+        except LayoutError as exc:
+            vectors = info.vectors
+            fields = tuple(
+                NativeField(c.name, c.type, FieldRole.UNFIT if not c.readable else FieldRole.METADATA, str(exc))
+                for c in info.columns
+            )
+            return CollectionSpec(
+                name=name,
+                dimension=vectors[0].dimension or 0 if vectors else 0,
+                metric=Metric.COSINE,
+                layout=Layout(fields=fields),
+            )
+        self._remember(self._scoped(table, collection_id))
+        return spec
+
+    async def describe(self, name: str, declared: Layout) -> CollectionSpec:
+        async with self.adapter._connection(f"describe native collection {name!r}", transaction=False) as conn:
+            table, spec = await self._resolve(conn, name, declared)
+            if spec.dimension == 0:  # an untyped vector column: its first row says
+                row = await (
+                    await conn.execute(
+                        sql.SQL("SELECT vector_dims({}) FROM {} AS t WHERE {} LIMIT 1").format(
+                            _ident(table.vector), table.table, table.scope
+                        ),
+                        table.scope_params,
+                    )
+                ).fetchone()
+                spec = CollectionSpec(spec.name, row[0] if row else 0, spec.metric, spec.index, None, spec.layout)
+        return spec
+
+    async def _resolve(
+        self, conn: psycopg.AsyncConnection[Any], name: str, declared: Layout
+    ) -> tuple[NativeTable, CollectionSpec]:
+        """Find ``name`` (a table; a LangChain collection; a LlamaIndex ``data_<name>`` table) and resolve it."""
+        preset = presets.preset(declared.preset)
+        if preset is None or preset.name not in (presets.LANGCHAIN, presets.LLAMAINDEX):
+            tables = await read_tables(conn, self.schema, name)
+            if tables and not name.startswith("vb_") and name != presets.LANGCHAIN_EMBEDDINGS:
+                return self._remembered(*resolve(tables[0], name, declared))
+        if preset is None or preset.name == presets.LANGCHAIN:
+            tables = await read_tables(conn, self.schema, presets.LANGCHAIN_EMBEDDINGS)
+            collection_id = await self._langchain_collection_id(conn, name) if tables else None
+            if collection_id is not None:
+                table, spec = resolve(tables[0], name, Layout(preset=presets.LANGCHAIN).over(declared))
+                return self._remembered(self._scoped(table, collection_id), spec)
+        if preset is None or preset.name == presets.LLAMAINDEX:
+            table_name = presets.LLAMAINDEX_PREFIX + name.lower()
+            tables = await read_tables(conn, self.schema, table_name)
+            if tables and (preset is not None or presets.recognized(table_name, {c.name for c in tables[0].columns})):
+                table, spec = resolve(tables[0], name, Layout(preset=presets.LLAMAINDEX).over(declared))
+                return self._remembered(self._scoped(table, None), spec)
+        raise CollectionNotFoundError(f"collection {name!r} does not exist in schema {self.schema!r}")
+
+    def _scoped(self, table: NativeTable, collection_id: Any) -> NativeTable:
+        """LangChain's collection as a predicate on the shared table; LlamaIndex's newest row per node."""
+        if table.preset == presets.LANGCHAIN:
+            return NativeTable(
+                **{f: getattr(table, f) for f in _TABLE_FIELDS},
+                scope=sql.SQL("t.collection_id = %s"),
+                scope_params=(collection_id,),
+                fixed=(("collection_id", collection_id),),
+            )
+        if table.preset == presets.LLAMAINDEX:
+            newest = sql.SQL(
+                "NOT EXISTS (SELECT FROM {} AS newer WHERE newer.node_id = t.node_id AND newer.id > t.id)"
+            ).format(table.table)
+            return NativeTable(**{f: getattr(table, f) for f in _TABLE_FIELDS}, scope=newest)
+        return table
+
+    def _remember(self, table: NativeTable) -> None:
+        if len(self._tables) > 1000:
+            self._tables.clear()
+        self._tables[table.name, table.layout] = table
+
+    def _remembered(self, table: NativeTable, spec: CollectionSpec) -> tuple[NativeTable, CollectionSpec]:
+        self._remember(table)
+        return table, spec
+
+    async def table(self, collection: CollectionSpec) -> NativeTable:
+        """The resolved table behind ``collection`` (resolved again, read-only, if not remembered)."""
+        assert collection.layout is not None
+        found = self._tables.get((collection.name, collection.layout))
+        if found is not None:
+            return found
+        async with self.adapter._connection(f"describe native collection {collection.name!r}", False) as conn:
+            table, _ = await self._resolve(conn, collection.name, collection.layout)
+        return table
+
+    def cached(self, collection: CollectionSpec) -> NativeTable | None:
+        assert collection.layout is not None
+        return self._tables.get((collection.name, collection.layout))
+
+    async def _langchain_collections(
+        self, conn: psycopg.AsyncConnection[Any], tables: list[TableInfo]
+    ) -> list[tuple[str, Any]]:
+        if not any(t.name == presets.LANGCHAIN_EMBEDDINGS for t in tables):
+            return []
+        statement = sql.SQL("SELECT name, uuid FROM {}.{} ORDER BY name").format(
+            sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)
+        )
+        try:
+            return [(row[0], row[1]) for row in await (await conn.execute(statement)).fetchall()]
+        except psycopg.errors.UndefinedTable:
+            return []
+
+    async def _langchain_collection_id(self, conn: psycopg.AsyncConnection[Any], name: str) -> Any:
+        statement = sql.SQL("SELECT uuid FROM {}.{} WHERE name = %s").format(
+            sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)
+        )
+        try:
+            row = await (await conn.execute(statement, (name,))).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+        return row[0] if row else None
+
+    # --- filters ---------------------------------------------------------------------------------
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> SqlFilter:
+        table = self.cached(collection)
+        if table is None:
+            raise InvalidArgumentError(f"collection {collection.name!r} was not described on this connection")
+        columns = {c.name: _filter_kind(c) for c in table.metadata}
+        json_expression: sql.Composable | None = None
+        if len(table.merged) == 1:
+            json_expression = sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(_ident(table.merged[0]))
+        elif len(table.merged) > 1:
+            json_expression = sql.SQL("({})").format(
+                sql.SQL(" || ").join(
+                    sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(_ident(c)) for c in reversed(table.merged)
+                )
+            )
+        return NativeFilterCompiler(columns, json_expression).compile(node)
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def _select(self, table: NativeTable, include_vectors: bool) -> sql.Composable:
+        columns = [_ident(table.id), _ident(table.document) if table.document else sql.SQL("NULL")]
+        columns.append(_ident(table.vector) if include_vectors else sql.SQL("NULL"))
+        columns += [_ident(c) for c in (*table.merged, *table.metadata)]
+        return sql.SQL(", ").join(columns)
+
+    def _where(
+        self, table: NativeTable, namespace: str, filter: SqlFilter | None
+    ) -> tuple[sql.Composable, tuple[Any, ...]]:
+        parts: list[sql.Composable] = [table.scope]
+        params: list[Any] = list(table.scope_params)
+        if table.namespace is not None:
+            parts.append(sql.SQL("{}::text = %s").format(_ident(table.namespace)))
+            params.append(namespace)
+        elif namespace != DEFAULT_NAMESPACE:
+            parts.append(sql.SQL("false"))
+        if filter is not None:
+            parts.append(sql.SQL("({})").format(filter.clause))
+            params += filter.params
+        return sql.SQL(" AND ").join(parts), tuple(params)
+
+    def _record(self, table: NativeTable, row: Sequence[Any], include_vectors: bool) -> Record:
+        values: dict[str, object] = {}
+        position = 3
+        columns = {c.name for c in table.metadata}
+        for _ in table.merged:
+            merged = row[position]
+            position += 1
+            if isinstance(merged, dict):
+                values.update((k, v) for k, v in merged.items() if k not in columns)
+        for column in table.metadata:
+            values[column.name] = row[position]
+            position += 1
+        record_id = native_id(row[0])
+        vector = vector_array(row[2]) if include_vectors else np.zeros(0, dtype=np.float32)
+        metadata = table.layout.metadata_from(values, record_id)
+        return Record(id=record_id, vector=vector, metadata=metadata, document=row[1])
+
+    def _id_values(self, table: NativeTable, ids: Iterable[str]) -> list[Any]:
+        """Contract ids as the id column's values (ids that cannot be one match nothing)."""
+        if table.id.base in _INT_TYPES:
+            return [int(i) for i in ids if _is_int(i)]
+        if table.id.base == "uuid":
+            return [u for u in (_uuid(i) for i in ids) if u is not None]
+        return list(ids)
+
+    async def get(
+        self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
+    ) -> list[Record]:
+        table = await self.table(collection)
+        where, params = self._where(table, namespace, None)
+        statement = sql.SQL("SELECT {} FROM {} AS t WHERE {} AND {} = ANY(%s)").format(
+            self._select(table, include_vectors), table.table, where, _ident(table.id)
+        )
+        async with self.adapter._connection(f"get from {collection.name!r}", transaction=False) as conn:
+            rows = await (await conn.execute(statement, (*params, self._id_values(table, ids)), binary=True)).fetchall()
+        return [self._record(table, row, include_vectors) for row in rows]
+
+    async def count(self, collection: CollectionSpec, namespace: str, filter: SqlFilter | None) -> int:
+        table = await self.table(collection)
+        where, params = self._where(table, namespace, filter)
+        statement = sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(table.table, where)
+        async with self.adapter._connection(f"count {collection.name!r}", transaction=False) as conn:
+            row = await (await conn.execute(statement, params)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def scan(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        cursor: str | None,
+        page_size: int,
+        filter: SqlFilter | None,
+        include_vectors: bool,
+    ) -> Page:
+        """Keyset pages in the id column's own order (its primary-key index serves it)."""
+        table = await self.table(collection)
+        where, params = self._where(table, namespace, filter)
+        key = _ident(table.id)
+        if cursor is not None:
+            last = decode_cursor(cursor, "pgvector", lambda state: isinstance(state, str | int))
+            where = sql.SQL("{} AND {} > %s").format(where, key)
+            params = (*params, _uuid(last) if table.id.base == "uuid" else last)
+        statement = sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} LIMIT %s").format(
+            self._select(table, include_vectors), table.table, where, key
+        )
+        async with self.adapter._connection(f"scan {collection.name!r}", transaction=False) as conn:
+            rows = await (await conn.execute(statement, (*params, page_size + 1), binary=True)).fetchall()
+        records = [self._record(table, row, include_vectors) for row in rows[:page_size]]
+        next_cursor = None
+        if len(rows) > page_size:
+            last_key = rows[page_size - 1][0]
+            next_cursor = encode_cursor(last_key if isinstance(last_key, int | str) else str(last_key))
+        return Page(records, next_cursor)
+
+    async def query(
+        self,
+        collection: CollectionSpec,
+        namespace: str,
+        vector: Any,
+        top_k: int,
+        filter: SqlFilter | None,
+        include_vectors: bool,
+    ) -> list[Match]:
+        """Exact top-k by the layout's metric: an HNSW or IVF scan with iterative scanning
+        (``strict_order`` / ``relaxed_order``, as the adapter's session defaults set them), and an
+        exact rerun when the index stops short; a metric without an index of its operator class
+        scans exactly."""
+        table = await self.table(collection)
+        assert collection.layout is not None
+        metric = collection.layout.require_metric(collection.name)
+        where, params = self._where(table, namespace, filter)
+        statement = sql.SQL(
+            "SELECT * FROM (SELECT {columns}, {v} {op} %s AS distance FROM {t} AS t WHERE {where} "
+            "ORDER BY distance LIMIT {k}) AS hits ORDER BY distance"
+        ).format(
+            columns=self._select(table, include_vectors),
+            v=_ident(table.vector),
+            op=sql.SQL(_OPERATOR[metric]),
+            t=table.table,
+            where=where,
+            k=sql.Literal(int(top_k)),
+        )
+        arguments = (vector, *params)
+        index = table.info.ann.get(table.vector.name)
+        hnsw = index is not None and index.method == "hnsw"
+        settings = self.adapter._search_settings(collection, top_k) if index is not None else None
+        async with self.adapter._connection(f"query {collection.name!r}", transaction=False) as conn:
+            rows = await self.adapter._search(
+                conn, statement.as_bytes(conn), arguments, settings, True if hnsw else None
+            )
+            if len(rows) < top_k:
+                rows = max(rows, await self.adapter._exact(conn, statement.as_bytes(conn), arguments), key=len)
+        offset = _SCORE_OFFSET[metric]
+        matches = []
+        for row in rows:
+            record = self._record(table, row[:-1], False)
+            found = vector_array(row[2]) if include_vectors else None
+            matches.append(Match(record.id, offset - row[-1], record.metadata, record.document, found))
+        return matches
+
+    async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        table = await self.table(collection)
+        if table.namespace is None:
+            return [DEFAULT_NAMESPACE] if await self.count(collection, DEFAULT_NAMESPACE, None) else []
+        statement = sql.SQL("SELECT DISTINCT {n}::text FROM {t} AS t WHERE {s} AND {n} IS NOT NULL").format(
+            n=_ident(table.namespace), t=table.table, s=table.scope
+        )
+        async with self.adapter._connection(f"list namespaces of {collection.name!r}", transaction=False) as conn:
+            values = [row[0] for row in await (await conn.execute(statement, table.scope_params)).fetchall()]
+        invalid = [v for v in values if not NAMESPACE_NAME.fullmatch(v)]
+        if invalid:
+            raise LayoutError(
+                f"collection {collection.name!r}: values of the namespace column {table.namespace.name!r} that are "
+                f"not namespace names ([A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}): {', '.join(map(repr, sorted(invalid)[:10]))}"
+            )
+        return sorted(values)
+
+    # --- writes (layout.writable; the core refuses them otherwise) --------------------------------
+
+    async def create(self, conn: psycopg.AsyncConnection[Any], spec: CollectionSpec) -> None:
+        """Create ``spec`` in its layout's shape, in the caller's transaction; LangChain's shared
+        tables where missing and the collection's row, as langchain-postgres writes them."""
+        layout = spec.layout
+        assert layout is not None
+        preset = presets.preset(layout.preset)
+        name = preset.table_name(spec.name) if preset is not None else spec.name
+        if preset is not None and preset.name == presets.LANGCHAIN:
+            if await self._langchain_collection_id(conn, spec.name) is not None:
+                raise CollectionExistsError(f"LangChain collection {spec.name!r} already exists")
+        else:
+            found = await (
+                await conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (self.schema, name))
+            ).fetchone()
+            if found is not None and found[0] is not None:
+                raise CollectionExistsError(f"table {name!r} already exists in schema {self.schema!r}")
+        for statement in presets.create_statements(name, self.schema, spec, _METRIC_OPCLASS[spec.metric], layout):
+            await conn.execute(statement)
+        if preset is not None and preset.name == presets.LANGCHAIN:
+            await conn.execute(
+                sql.SQL("INSERT INTO {}.{} (uuid, name, cmetadata) VALUES (%s, %s, NULL)").format(
+                    sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)
+                ),
+                (uuid.uuid4(), spec.name),
+            )
+
+    def _key(self, table: NativeTable) -> list[Column]:
+        return [table.namespace, table.id] if table.namespace is not None else [table.id]
+
+    def _row(self, table: NativeTable, namespace: str, record: Record) -> list[Any]:
+        """The parameters of one record's row, in :meth:`_written` order; ``InvalidRecordError``
+        when a value has no place (no column, no JSON column) or does not fit its column."""
+        row: list[Any] = []
+        if table.namespace is not None:
+            row.append(namespace)
+        ids = self._id_values(table, [record.id])
+        if not ids:
+            raise InvalidRecordError(f"not a value of the id column ({table.id.type})", record_id=record.id)
+        row.append(ids[0])
+        row.append(np.asarray(record.vector, dtype=np.float32))
+        if table.document is not None:
+            if record.document is None and table.document.not_null and not table.document.has_default:
+                raise InvalidRecordError(
+                    f"{table.info.name!r} needs a document (column {table.document.name!r} is NOT NULL)",
+                    record_id=record.id,
+                )
+            row.append(record.document)
+        elif record.document is not None:
+            raise InvalidRecordError(f"{table.info.name!r} has no document column", record_id=record.id)
+        columns = {c.name: c for c in table.metadata}
+        rest: dict[str, object] = {}
+        for key, value in record.metadata.items():
+            column = columns.get(key)
+            if column is not None:
+                continue
+            if not table.merged:
+                raise InvalidRecordError(
+                    f"{table.info.name!r} has no column {key!r} and no JSON column for other keys",
+                    record_id=record.id,
+                    field=key,
+                )
+            rest[key] = value
+        for column in table.metadata:
+            given = record.metadata.get(column.name)
+            if given is None and column.not_null and not column.has_default:
+                raise InvalidRecordError(f"column {column.name!r} is NOT NULL", record_id=record.id, field=column.name)
+            row.append(None if given is None else _check_value(table, column, given, record.id))
+        if table.merged:
+            row.append(_json_param(table.merged[0], rest))
+        row += [value for _, value in table.fixed]
+        return row
+
+    def _written(self, table: NativeTable) -> list[tuple[str, sql.Composable]]:
+        """(column, placeholder) of every written column, in :meth:`_row` order."""
+        columns = [*self._key(table), table.vector]
+        if table.document is not None:
+            columns.append(table.document)
+        columns += table.metadata
+        written: list[tuple[str, sql.Composable]] = [
+            (c.name, sql.SQL("%s::{}").format(sql.SQL(c.type))) for c in columns
+        ]
+        written[len(self._key(table))] = (table.vector.name, sql.SQL("%s"))
+        if table.merged:
+            written.append((table.merged[0].name, sql.SQL("%s")))
+        written += [(name, sql.SQL("%s")) for name, _ in table.fixed]
+        return written
+
+    async def upsert(
+        self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[Sequence[Record]]
+    ) -> None:
+        """Whole records, all batches in one transaction: ``INSERT ... ON CONFLICT (key) DO UPDATE``
+        where the key is the table's primary key; else (LlamaIndex's ``node_id``) the ids' rows are
+        deleted, then inserted. LangChain: an id another LangChain collection holds is refused."""
+        table = await self.table(collection)
+        if table.namespace is None and namespace != DEFAULT_NAMESPACE:
+            raise InvalidArgumentError(
+                f"collection {collection.name!r} has no namespace column: its one namespace is {DEFAULT_NAMESPACE!r}"
+            )
+        written = self._written(table)
+        names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in written)
+        values = sql.SQL(", ").join(placeholder for _, placeholder in written)
+        key = self._key(table)
+        keyed = list(table.info.primary_key) == [c.name for c in key]
+        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(table.table, names, values)
+        if keyed:
+            updates = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n, _ in written[len(key) :]]
+            insert = sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(
+                insert, sql.SQL(", ").join(sql.Identifier(c.name) for c in key), sql.SQL(", ").join(updates)
+            )
+        async with self.adapter._connection(f"upsert into {collection.name!r}") as conn:
+            async for batch in batches:
+                rows = [self._row(table, namespace, record) for record in batch]
+                ids = [row[len(key) - 1] for row in rows]
+                if table.fixed:  # LangChain: ids are unique across collections
+                    await self._refuse_foreign_ids(conn, table, ids)
+                if not keyed:
+                    await self._delete(conn, table, namespace, None, ids, every_row=True)
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(insert, rows)
+
+    async def _refuse_foreign_ids(self, conn: psycopg.AsyncConnection[Any], table: NativeTable, ids: list[Any]) -> None:
+        statement = sql.SQL("SELECT t.{i} FROM {t} AS t WHERE t.{i} = ANY(%s) AND NOT ({s}) LIMIT 10").format(
+            i=sql.Identifier(table.id.name), t=table.table, s=table.scope
+        )
+        taken = [row[0] for row in await (await conn.execute(statement, (ids, *table.scope_params))).fetchall()]
+        if taken:
+            raise InvalidRecordError(
+                f"id(s) {', '.join(map(str, taken))} belong to another collection of the shared table {table.info.name!r}",
+                record_id=str(taken[0]),
+            )
+
+    async def _delete(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        table: NativeTable,
+        namespace: str,
+        filter: SqlFilter | None,
+        ids: list[Any] | None,
+        every_row: bool = False,
+    ) -> None:
+        """Delete the records the read path sees matching ``filter`` / ``ids``, with every row of
+        their key (LlamaIndex's older copies of a node too)."""
+        where, params = self._where(table, namespace, filter)
+        if every_row:  # before re-inserting: older copies included, whatever the read scope says
+            where = sql.SQL("true") if not table.fixed else sql.SQL("t.collection_id = %s")
+            params = table.scope_params if table.fixed else ()
+            if table.namespace is not None:
+                where = sql.SQL("{} AND {}::text = %s").format(where, _ident(table.namespace))
+                params = (*params, namespace)
+        if ids is not None:
+            where = sql.SQL("{} AND {} = ANY(%s)").format(where, _ident(table.id))
+            params = (*params, ids)
+        key = sql.SQL(", ").join(sql.Identifier(c.name) for c in self._key(table))
+        statement = sql.SQL("DELETE FROM {t} WHERE ({k}) IN (SELECT {tk} FROM {t} AS t WHERE {w})").format(
+            t=table.table, k=key, tk=sql.SQL(", ").join(_ident(c) for c in self._key(table)), w=where
+        )
+        await conn.execute(statement, params)
+
+    async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        table = await self.table(collection)
+        async with self.adapter._connection(f"delete from {collection.name!r}") as conn:
+            await self._delete(conn, table, namespace, None, self._id_values(table, ids))
+
+    async def delete_where(self, collection: CollectionSpec, namespace: str, filter: SqlFilter | None) -> None:
+        table = await self.table(collection)
+        async with self.adapter._connection(f"delete from {collection.name!r}") as conn:
+            await self._delete(conn, table, namespace, filter, None)
+
+
+_TABLE_FIELDS = ("name", "info", "layout", "id", "vector", "document", "namespace", "metadata", "merged")
+
+
+def _is_int(value: str) -> bool:
+    try:
+        return abs(int(value)) < 2**63 and str(int(value)) == value
+    except ValueError:
+        return False
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        parsed = uuid.UUID(str(value))
+    except ValueError:
+        return None
+    return parsed if str(parsed) == value else None
+
+
+_METRIC_OPCLASS = {metric: opclass for opclass, metric in _OPCLASS_METRIC.items()}
+
+
+def _check_value(table: NativeTable, column: Column, value: object, record_id: str) -> object:
+    """``value`` (a contract value) as a parameter for ``column``, or ``InvalidRecordError`` before any write."""
+    kind = _filter_kind(column).kind
+    fits = {
+        TEXT: isinstance(value, str),
+        BOOL: isinstance(value, bool),
+        NUMBER: isinstance(value, int) and not isinstance(value, bool),
+        BIGINT: (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and _is_int(value)),
+        FLOAT: isinstance(value, int | float) and not isinstance(value, bool),
+        TEXT_ARRAY: isinstance(value, list),
+    }.get(kind or "")
+    if fits is None:  # a converted column: its contract value is a string PostgreSQL parses back
+        fits = isinstance(value, str) or (column.base == "numeric" and isinstance(value, int | float))
+        fits = fits and not isinstance(value, bool)
+    if not fits:
+        raise InvalidRecordError(
+            f"{type(value).__name__} does not fit column {column.name!r} ({column.type}) of {table.info.name!r}",
+            record_id=record_id,
+            field=column.name,
+        )
+    return value
+
+
+def _json_param(column: Column, value: dict[str, object]) -> Json | Jsonb:
+    from vecbridge_pgvector.adapter import metadata_json  # the adapter imports this module
+
+    wrapper = Jsonb if column.base == "jsonb" else Json
+    return wrapper(value, dumps=metadata_json)
