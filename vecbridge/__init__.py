@@ -27,6 +27,7 @@ from vecbridge.errors import (
 from vecbridge.filters import FilterCompiler, parse_filter
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField
 from vecbridge.migrate import migrate
+from vecbridge.mirror import MirroredStore, mirror
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
 from vecbridge.sync import SyncCollection, SyncStore, connect_sync
@@ -76,6 +77,7 @@ __all__ = [
     "LayoutError",
     "Match",
     "Metric",
+    "MirroredStore",
     "NativeField",
     "Page",
     "PartialWriteError",
@@ -90,6 +92,7 @@ __all__ = [
     "connect",
     "connect_sync",
     "migrate",
+    "mirror",
     "parse_filter",
     "register",
 ]

@@ -82,6 +82,10 @@ def _ensure_service_user() -> None:
         subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", SERVICE_USER], check=True)
 
 
+#: the server's command-line options, kept in its data directory for a restart
+OPTIONS_FILE = "vb_options"
+
+
 def dsn_to_url(dsn: str) -> str:
     """``postgresql://...`` (or ``postgres://``) as a vecbridge ``pgvector://`` URL."""
     parts = urlsplit(dsn)
@@ -103,6 +107,13 @@ def start_postgres() -> tuple[str, Path]:
         stdout=subprocess.DEVNULL,
     )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200"
+    (data / OPTIONS_FILE).write_text(options)
+    _pg_ctl_start(data, options)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", data
+
+
+def _pg_ctl_start(data: Path, options: str) -> None:
+    bin_dir = _pg_bin()
     subprocess.run(
         _as_service_user(
             [
@@ -122,15 +133,24 @@ def start_postgres() -> tuple[str, Path]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres", data
 
 
-def stop_postgres(data: Path) -> None:
+def halt_postgres(data: Path) -> None:
+    """Stop the server and keep its data (a restart, with :func:`restart_postgres`)."""
     subprocess.run(
         _as_service_user([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
         check=False,
         stdout=subprocess.DEVNULL,
     )
+
+
+def restart_postgres(data: Path) -> None:
+    """Start a server :func:`halt_postgres` stopped, on the same port with the same data."""
+    _pg_ctl_start(data, (data / OPTIONS_FILE).read_text())
+
+
+def stop_postgres(data: Path) -> None:
+    halt_postgres(data)
     shutil.rmtree(data, ignore_errors=True)
 
 
