@@ -1,0 +1,58 @@
+"""The read-side conformance groups against plain tables vecbridge creates in a native layout
+(fixture ``pgvector_url``): queries, filters, counts and scans through a layout answer exactly as on
+vecbridge's own tables. The layout names every role, so ``create_collection`` builds the table
+(``presets.py``: text id, ``embedding vector(d)``, a ``content`` document column, a jsonb
+``metadata`` column, the metric's ANN index), and the reads go through ``native.py``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import psycopg
+import pytest
+from psycopg import sql
+from vecbridge_conformance.differential_tests import DifferentialTests
+from vecbridge_conformance.filters_tests import FilterTests
+from vecbridge_conformance.query_tests import QueryTests, ScoreTests
+from vecbridge_conformance.records_tests import CountTests, ScanTests
+
+import vecbridge as vb
+
+LAYOUT = {"id": "id", "vector": "embedding", "document": "content", "metadata_keys_from": ["metadata"]}
+
+
+class NativeLayout:
+    layout: ClassVar[vb.Layout | str | None] = vb.Layout.parse(LAYOUT)
+
+    @pytest.fixture
+    def backend_url(self, pgvector_url: str) -> str:
+        return pgvector_url
+
+    async def drop_native_collection(self, store: vb.Store, name: str) -> None:
+        dsn = str(store.url).replace("pgvector://", "postgresql://", 1)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+class TestNativeQuery(NativeLayout, QueryTests):
+    pass
+
+
+class TestNativeScores(NativeLayout, ScoreTests):
+    pass
+
+
+class TestNativeFilters(NativeLayout, FilterTests):
+    pass
+
+
+class TestNativeCount(NativeLayout, CountTests):
+    pass
+
+
+class TestNativeScan(NativeLayout, ScanTests):
+    pass
+
+
+class TestNativeDifferential(NativeLayout, DifferentialTests):
+    conformance_examples = 15
