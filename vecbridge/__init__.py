@@ -43,6 +43,7 @@ from vecbridge.types import (
     Metric,
     Page,
     Record,
+    SearchParams,
 )
 from vecbridge.url import URL
 
@@ -82,6 +83,7 @@ __all__ = [
     "Page",
     "PartialWriteError",
     "Record",
+    "SearchParams",
     "Store",
     "SyncCollection",
     "SyncStore",

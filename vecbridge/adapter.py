@@ -19,10 +19,16 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from vecbridge.errors import BackendError, CollectionNotFoundError, InvalidArgumentError, VecbridgeError
+from vecbridge.errors import (
+    BackendError,
+    CollectionNotFoundError,
+    InvalidArgumentError,
+    UnsupportedFeatureError,
+    VecbridgeError,
+)
 from vecbridge.filters import FilterCompiler, FilterNode
 from vecbridge.layout import Layout
-from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
+from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record, SearchParams
 from vecbridge.url import URL
 
 #: Reserved metadata keys an adapter may use to carry contract data through a backend.
@@ -84,6 +90,19 @@ class Capability(enum.StrEnum):
     #: (``Adapter.list_native_collections``, ``Adapter.describe_native_collection``), and written
     #: in their own shape when the caller opts in (``Layout.writable``).
     NATIVE_LAYOUTS = "native_layouts"
+    #: ``SearchParams.ef`` is honoured per query (the HNSW candidate list).
+    SEARCH_EF = "search_ef"
+    #: ``SearchParams.probes`` is honoured per query (IVF lists searched).
+    SEARCH_PROBES = "search_probes"
+    #: ``SearchParams.exact`` runs a query by brute force, bypassing the index.
+    SEARCH_EXACT = "search_exact"
+    #: ``Adapter.set_search_defaults`` stores a collection's default search effort in its facts.
+    SEARCH_DEFAULTS = "search_defaults"
+    #: Float metadata values read back bit for bit: correctly rounded both ways, ``-0.0``, subnormals
+    #: and the extremes included (conformance: ``test_floats_read_back_bit_for_bit``). Without it,
+    #: ``Adapter.float_error_ulps`` is the measured bound, and migration verify reports every float
+    #: that differs instead of failing on it.
+    EXACT_FLOATS = "exact_floats"
 
 
 class Adapter(ABC):
@@ -105,6 +124,9 @@ class Adapter(ABC):
     max_concurrency: ClassVar[int] = 4
     #: Largest ``top_k`` a query may ask for.
     max_top_k: ClassVar[int] = 10_000
+    #: Without ``Capability.EXACT_FLOATS``: the largest difference measured between a float metadata
+    #: value written and read back, in units in the last place (``None``: not measured).
+    float_error_ulps: ClassVar[int | None] = None
     filter_compiler: ClassVar[type[FilterCompiler[Any]]] = FilterCompiler
 
     @classmethod
@@ -250,7 +272,9 @@ class Adapter(ABC):
         """Up to ``top_k`` best matches in the namespace, scores in the vecbridge convention, best first.
 
         Must return the full ``top_k`` when that many records match ``filter``. ``vector`` is set on
-        each match only when ``include_vectors``.
+        each match only when ``include_vectors``. An adapter declaring a ``SEARCH_*`` capability takes
+        a keyword ``search: SearchParams``; the core passes it only when the query or the collection's
+        facts set one, and only with knobs the adapter declares (conformance: SearchParamsTests).
         """
 
     @abstractmethod
@@ -290,6 +314,11 @@ class Adapter(ABC):
         ``Page.cursor`` is ``None`` once no record is left. Each record appears exactly once in a
         scan of an unchanging namespace.
         """
+
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """Store ``search`` as the collection's default search effort in its persisted facts
+        (``Capability.SEARCH_DEFAULTS``; ``None`` removes it). Default: not offered."""
+        raise UnsupportedFeatureError(f"{self.name} cannot store a collection's default search settings")
 
     async def bulk_load(self, collection: CollectionSpec) -> BulkLoad:
         """A context for loading many records with index maintenance deferred (``Capability.BULK_LOAD``)."""

@@ -36,7 +36,7 @@ from vecbridge.filters import FilterNode, format_filter, parse_filter
 from vecbridge.registry import adapter_for
 from vecbridge.replay_log import ReplayLog, record_from_json, record_to_json
 from vecbridge.store import Store
-from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
+from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record, SearchParams
 from vecbridge.url import URL
 
 #: backoff of the replay loop: first delay, factor, cap (seconds), each with +-50 % jitter
@@ -106,8 +106,9 @@ class MirrorAdapter(Adapter):
             cls.__name__,
             (cls,),
             {
-                # atomic list upserts and native layouts are per store: the mirror writes batch by batch
-                "capabilities": both - {Capability.ATOMIC_UPSERT, Capability.NATIVE_LAYOUTS},
+                # atomic list upserts, native layouts and stored search defaults are per store
+                "capabilities": both
+                - {Capability.ATOMIC_UPSERT, Capability.NATIVE_LAYOUTS, Capability.SEARCH_DEFAULTS},
                 "max_batch": min(primary.max_batch, secondary.max_batch),
                 "max_request_bytes": _smaller(primary.max_request_bytes, secondary.max_request_bytes),
                 "max_concurrency": min(primary.max_concurrency, secondary.max_concurrency),
@@ -267,14 +268,21 @@ class MirrorAdapter(Adapter):
         top_k: int,
         filter: Any | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
+        """The primary's answer; with ``search`` (both sides declare the knob) it goes to both."""
         started = time.perf_counter()
-        matches = await self.primary.query(collection, namespace, vector, top_k, _primary(filter), include_vectors)
+        options = {} if search is None else {"search": search}
+        matches = await self.primary.query(
+            collection, namespace, vector, top_k, _primary(filter), include_vectors, **options
+        )
         refused = isinstance(filter, MirrorFilter) and filter.secondary_error is not None
         if self.shadow_reads and not refused and random.random() < self.shadow_reads:
             elapsed = (time.perf_counter() - started) * 1000
             secondary_filter = None if filter is None else filter.secondary
-            shadow = self._shadow_query(collection, namespace, vector, top_k, secondary_filter, matches, elapsed)
+            shadow = self._shadow_query(
+                collection, namespace, vector, top_k, secondary_filter, matches, elapsed, options
+            )
             self._in_background(shadow)
         return matches
 
@@ -287,10 +295,11 @@ class MirrorAdapter(Adapter):
         filter: Any | None,
         primary: list[Match],
         primary_ms: float,
+        options: dict[str, SearchParams],
     ) -> None:
         started = time.perf_counter()
         try:
-            matches = await self.secondary.query(collection, namespace, vector, top_k, filter, False)
+            matches = await self.secondary.query(collection, namespace, vector, top_k, filter, False, **options)
         except Exception:
             self.shadow.failures += 1
             return

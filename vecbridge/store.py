@@ -43,6 +43,7 @@ from vecbridge.types import (
     Metric,
     Page,
     Record,
+    SearchParams,
     Vector,
 )
 from vecbridge.url import URL
@@ -498,8 +499,13 @@ class Collection:
         filter: Filter | None = None,
         min_score: float | None = None,
         include_vector: bool = False,
+        search: SearchParams | None = None,
     ) -> list[Match]:
-        """The ``top_k`` best matches, best first; scores are higher-is-better and equal across backends."""
+        """The ``top_k`` best matches, best first; scores are higher-is-better and equal across backends.
+
+        ``search`` sets the query-time effort (``vb.SearchParams(ef=...)``); without it the
+        collection's stored default applies, if any (``vecbridge tune --apply``).
+        """
         spec = self._spec or await self.spec()  # the common case without a coroutine: queries are hot
         if spec.layout is not None:
             spec.layout.require_metric(self.name)
@@ -509,9 +515,18 @@ class Collection:
         if min_score is not None and (isinstance(min_score, bool) or not np.isfinite(min_score)):
             raise InvalidArgumentError(f"min_score must be a finite number, got {min_score!r}")
         compiled = None if filter is None else self._compile(filter, spec)
-        matches = await with_retries(
-            lambda: self._adapter.query(spec, self.namespace, query_vector, top_k, compiled, include_vector)
-        )
+        effort = search or spec.search
+        if effort is None:
+            matches = await with_retries(
+                lambda: self._adapter.query(spec, self.namespace, query_vector, top_k, compiled, include_vector)
+            )
+        else:
+            self._check_search(effort)
+            matches = await with_retries(
+                lambda: self._adapter.query(  # type: ignore[call-arg]  # declared by SEARCH_* adapters
+                    spec, self.namespace, query_vector, top_k, compiled, include_vector, search=effort
+                )
+            )
         cosine = spec.metric is Metric.COSINE
         for match in matches:
             if cosine and not -1.0 <= match.score <= 1.0:
@@ -522,6 +537,30 @@ class Collection:
             matches = [m for m in matches if m.score >= min_score]
         matches.sort(key=_SCORE, reverse=True)  # stable: ties keep the backend's order
         return matches[:top_k]
+
+    def _check_search(self, search: SearchParams) -> None:
+        """Every knob set is one the backend honours, or ``UnsupportedFeatureError`` before any request."""
+        if not isinstance(search, SearchParams):
+            raise InvalidArgumentError(f"search must be a vb.SearchParams, got {type(search).__name__}")
+        knobs = {
+            Capability.SEARCH_EF: search.ef is not None,
+            Capability.SEARCH_PROBES: search.probes is not None,
+            Capability.SEARCH_EXACT: search.exact,
+        }
+        for capability, used in knobs.items():
+            if used and capability not in self.store.capabilities:
+                raise UnsupportedFeatureError(f"{self._adapter.name} does not offer {capability.value} ({search})")
+
+    async def set_search_defaults(self, search: SearchParams | None) -> None:
+        """Store ``search`` as the effort every later query of this collection uses unless it sets its
+        own (on any connection); ``None`` goes back to the backend's default."""
+        if search is not None:
+            self._check_search(search)
+        if Capability.SEARCH_DEFAULTS not in self.store.capabilities:
+            raise UnsupportedFeatureError(f"{self._adapter.name} cannot store default search settings")
+        spec = await self.spec()
+        await self._adapter.set_search_defaults(spec, search)
+        self._spec = replace(spec, search=search)
 
     def _check_query_vector(self, vector: Vector, spec: CollectionSpec) -> FloatArray:
         try:

@@ -67,6 +67,54 @@ class Flat:
 IndexSpec: TypeAlias = HNSW | IVF | Flat
 
 
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    """Query-time search effort: how hard an ANN index looks, traded against latency.
+
+    ``ef``: the HNSW candidate list (pgvector ``hnsw.ef_search``, Qdrant ``hnsw_ef``, Milvus ``ef``,
+    Weaviate ``ef``, Chroma ``ef_search``); ``probes``: IVF lists searched (pgvector ``ivfflat.probes``,
+    Milvus ``nprobe``); ``exact``: brute force, no index. A knob a backend lacks is refused before
+    any request (``Capability.SEARCH_EF`` / ``SEARCH_PROBES`` / ``SEARCH_EXACT``).
+    """
+
+    ef: int | None = None
+    probes: int | None = None
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("ef", "probes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidArgumentError(f"search {name} must be a positive int, got {value!r}")
+        if not isinstance(self.exact, bool):
+            raise InvalidArgumentError(f"search exact must be a bool, got {self.exact!r}")
+
+    def to_dict(self) -> dict[str, int | bool]:
+        data: dict[str, int | bool] = {"exact": self.exact} if self.exact else {}
+        if self.ef is not None:
+            data["ef"] = self.ef
+        if self.probes is not None:
+            data["probes"] = self.probes
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> SearchParams:
+        unknown = set(data) - {"ef", "probes", "exact"}
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown search setting(s) {', '.join(sorted(unknown))}; known: ef, probes, exact"
+            )
+        ef, probes = data.get("ef"), data.get("probes")
+        return cls(
+            ef=None if ef is None else int(str(ef)),
+            probes=None if probes is None else int(str(probes)),
+            exact=data.get("exact") is True,
+        )
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.to_dict().items()) or "backend default"
+
+
 def index_to_dict(index: IndexSpec) -> dict[str, int | str]:
     """A JSON-able form of an index spec, for storing collection facts in a backend."""
     if isinstance(index, HNSW):
@@ -101,6 +149,8 @@ class CollectionSpec:
     index: IndexSpec = field(default_factory=HNSW)
     embedding_model: str | None = None
     layout: Layout | None = None
+    #: the search effort every query uses unless it sets its own (``vecbridge tune --apply``)
+    search: SearchParams | None = None
 
     @property
     def native(self) -> bool:
@@ -115,18 +165,21 @@ class CollectionSpec:
             "metric": self.metric.value,
             "index": index_to_dict(self.index),
             "embedding_model": self.embedding_model,
+            **({"search": self.search.to_dict()} if self.search is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> CollectionSpec:
         index = data.get("index")
         model = data.get("embedding_model")
+        search = data.get("search")
         return cls(
             name=str(data["name"]),
             dimension=int(str(data["dimension"])),
             metric=Metric.parse(str(data["metric"])),
             index=index_from_dict(index) if isinstance(index, Mapping) else HNSW(),
             embedding_model=None if model is None else str(model),
+            search=SearchParams.from_dict(search) if isinstance(search, Mapping) else None,
         )
 
 
