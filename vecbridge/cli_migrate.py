@@ -128,6 +128,13 @@ def _parse_filter(text: str | None) -> dict[str, Any] | None:
     return value
 
 
+def _parse_layout(text: str | None, option: str) -> vb.Layout | None:
+    try:
+        return vb.Layout.parse(text)
+    except vb.InvalidArgumentError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
 def _print_plan(plan: MigrationPlan) -> None:
     for line in plan.lines():
         style = "red" if line.startswith(("ERROR", "plan: REFUSED")) else "yellow" if line.startswith("WARNING") else ""
@@ -199,6 +206,19 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 @click.argument("dst_url")
 @click.option("--collection", required=True, help="Source collection.")
 @click.option("--to-collection", help="Destination collection (default: the same name).")
+@click.option(
+    "--from-layout",
+    "from_layout",
+    help="Read the source through this layout: JSON text, a JSON file or a preset name, e.g. "
+    '\'{"document": "content", "namespace": "tenant_id"}\' (default: vecbridge\'s own collection, else the '
+    "native collection's inferred layout; see docs/existing-data.md).",
+)
+@click.option(
+    "--to-layout",
+    "to_layout",
+    help="Write the destination in this native shape (JSON text, a JSON file or a preset name): an existing "
+    "native collection is opened writable, a missing one is created in that shape (default: a vecbridge collection).",
+)
 @click.option("--namespace", "namespaces", multiple=True, help="Copy only this namespace (repeatable; default: all).")
 @click.option("--filter", "filter_json", help="Copy only records matching this JSON filter, e.g. '{\"year\": 2026}'.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
@@ -226,6 +246,8 @@ def migrate_command(
     dst_url: str,
     collection: str,
     to_collection: str | None,
+    from_layout: str | None,
+    to_layout: str | None,
     namespaces: tuple[str, ...],
     filter_json: str | None,
     dry_run: bool,
@@ -246,6 +268,8 @@ def migrate_command(
 ) -> None:
     """Copy a collection from SRC_URL to DST_URL, resumably, then verify the copy."""
     filter_ = _parse_filter(filter_json)
+    source_layout = _parse_layout(from_layout, "--from-layout")
+    destination_layout = _parse_layout(to_layout, "--to-layout")
     if resume and restart:
         raise click.BadParameter("--resume and --restart exclude each other")
     display = ProgressDisplay(show_progress)
@@ -255,8 +279,12 @@ def migrate_command(
             try:
                 with display.running():
                     report = await migrate(
-                        source.collection(collection),
-                        destination.collection(to_collection or collection),
+                        source.collection(collection, layout=source_layout),
+                        destination.collection(
+                            to_collection or collection,
+                            layout=destination_layout,
+                            writable=destination_layout is not None,
+                        ),
                         namespaces=list(namespaces) or None,
                         filter=filter_,
                         verify_mode=verify_mode,

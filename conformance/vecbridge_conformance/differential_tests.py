@@ -9,6 +9,7 @@ or the test class's ``conformance_examples`` (default 25).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -108,21 +109,32 @@ SCENARIOS = st.builds(
 class _Pair:
     """One collection per metric on the backend and on the reference engine."""
 
-    def __init__(self, backend: vb.Store, reference: vb.Store) -> None:
+    def __init__(
+        self,
+        backend: vb.Store,
+        reference: vb.Store,
+        layout: vb.Layout | str | None = None,
+        drop: Callable[[vb.Store, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.backend, self.reference = backend, reference
+        #: a native layout to create the backend's collections in, and how to drop those
+        self.layout, self._drop = layout, drop
         self.collections: dict[str, tuple[vb.Collection, vb.Collection]] = {}
 
     async def create(self) -> None:
         for metric in METRICS:
             name = unique_name()
             self.collections[metric] = (
-                await self.backend.create_collection(name, DIMENSION, metric),
+                await self.backend.create_collection(name, DIMENSION, metric, layout=self.layout),
                 await self.reference.create_collection(name, DIMENSION, metric),
             )
 
     async def drop(self) -> None:
         for backend, _ in self.collections.values():
-            await self.backend.drop_collection(backend.name, missing_ok=True)
+            if self._drop is not None:
+                await self._drop(self.backend, backend.name)
+            else:
+                await self.backend.drop_collection(backend.name, missing_ok=True)
 
     async def check(self, scenario: Scenario) -> None:
         backend, reference = self.collections[scenario.metric]
@@ -181,13 +193,19 @@ class _Pair:
         assert await backend.count() == len(expected)
 
 
-def run_differential(backend_url: str, examples: int) -> None:
-    """Run the property on a dedicated event loop (call from a worker thread or a sync context)."""
+def run_differential(
+    backend_url: str,
+    examples: int,
+    layout: vb.Layout | str | None = None,
+    drop: Callable[[vb.Store, str], Awaitable[None]] | None = None,
+) -> None:
+    """Run the property on a dedicated event loop (call from a worker thread or a sync context);
+    with ``layout``, on collections created in that native layout and removed with ``drop``."""
     loop = asyncio.new_event_loop()
     try:
         backend = loop.run_until_complete(vb.connect(backend_url).open())
         reference = loop.run_until_complete(vb.connect("memory://").open())
-        pair = _Pair(backend, reference)
+        pair = _Pair(backend, reference, layout, drop)
         try:
             loop.run_until_complete(pair.create())
 
@@ -218,4 +236,5 @@ class DifferentialTests(SuiteBase):
         self, backend_url: str, conformance_examples_count: int
     ) -> None:
         """query, count and delete(filter=) agree with memory:// on random data and random filters."""
-        await asyncio.to_thread(run_differential, backend_url, conformance_examples_count)
+        drop = None if self.layout is None else self.drop_native_collection
+        await asyncio.to_thread(run_differential, backend_url, conformance_examples_count, self.layout, drop)

@@ -36,7 +36,11 @@ Writes (``layout.writable``)
     added. Chroma cannot clear a document either: a record whose document goes away is written with
     ``""`` under the ``langchain`` preset (LangChain needs text), otherwise deleted and added again
     without one, as chromadb's own ``add`` leaves a record without a document; a reader may miss
-    that record between the two requests. ``create_collection`` makes a plain Chroma collection
+    that record between the two requests. Chroma 1.5.9 hands the array metadata of a dropped
+    collection to records added later to another one (``tests/test_chroma.py``,
+    ``test_list_metadata_of_a_dropped_collection_never_reappears``): a write reads its records back
+    and removes any key it did not write, so what vecbridge writes is what is stored; records
+    written by other clients are read as Chroma returns them. ``create_collection`` makes a plain Chroma collection
     with the metric's ``hnsw`` configuration and no metadata, the shape all three presets read.
 
 Scans
@@ -477,8 +481,21 @@ class NativeCollections:
             await self.adapter._call(
                 collection.upsert, ids=ids, embeddings=vectors, metadatas=metadatas, documents=written
             )
+            await self._remove_phantoms(collection, ids, metadatas)
 
         await self._on(spec, "upsert", write)
+
+    async def _remove_phantoms(self, collection: Any, ids: list[str], written: list[dict[str, Any] | None]) -> None:
+        """Remove the keys Chroma added to records just written (see "Writes" in the module docstring)."""
+        kept = {i: {k for k, v in (m or {}).items() if v is not None} for i, m in zip(ids, written, strict=True)}
+        stored = await self.adapter._call(collection.get, ids=ids, include=["metadatas"])
+        phantoms = {
+            chroma_id: {key: None for key in (metadata or {}).keys() - kept[chroma_id]}
+            for chroma_id, metadata in zip(stored["ids"], stored["metadatas"], strict=True)
+            if (metadata or {}).keys() - kept[chroma_id]
+        }
+        if phantoms:
+            await self.adapter._call(collection.update, ids=list(phantoms), metadatas=list(phantoms.values()))
 
     async def delete_ids(self, spec: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
         if not ids:
