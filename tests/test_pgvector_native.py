@@ -102,15 +102,15 @@ def article(pgvector_url: str) -> Iterator[tuple[str, np.ndarray]]:
                 "CREATE INDEX document_embeddings_hnsw ON {}.document_embeddings USING hnsw (embedding vector_cosine_ops)"
             ).format(sql.Identifier(schema)),
         )
-        async with await psycopg.AsyncConnection.connect(dsn_of(pgvector_url), autocommit=True) as conn:
-            async with conn.cursor() as cursor:
-                await cursor.executemany(
-                    sql.SQL(
-                        "INSERT INTO {}.document_embeddings (tenant_id, content, source_type, embedding, metadata) "
-                        "VALUES (%s, %s, %s, %s::vector, %s::jsonb)"
-                    ).format(sql.Identifier(schema)),
-                    rows,
-                )
+        connect = psycopg.AsyncConnection.connect(dsn_of(pgvector_url), autocommit=True)
+        async with await connect as conn, conn.cursor() as cursor:
+            await cursor.executemany(
+                sql.SQL(
+                    "INSERT INTO {}.document_embeddings (tenant_id, content, source_type, embedding, metadata) "
+                    "VALUES (%s, %s, %s, %s::vector, %s::jsonb)"
+                ).format(sql.Identifier(schema)),
+                rows,
+            )
 
     asyncio.run(build())
     yield with_schema(pgvector_url, schema), data
@@ -233,7 +233,7 @@ async def test_filtered_top_10_equals_exact_sql(
 async def test_get_scan_and_count_read_every_row_converted(
     article: tuple[str, np.ndarray], article_store: vb.Store
 ) -> None:
-    url, data = article
+    data = article[1]
     collection = article_store.collection("document_embeddings", "globex", layout=ARTICLE_LAYOUT)
     seen: list[vb.Record] = []
     async for page in collection.scan(page_size=7):
@@ -545,8 +545,8 @@ def test_a_langchain_preset_collection_is_read_by_langchain_pgvector(pgvector_ur
         use_jsonb=True,
     )
     found = store.similarity_search("green pear", k=2, filter={"i": {"$gte": 1}})
-    assert [(d.id, d.page_content, d.metadata) for d in found][0] == ("f1", "green pear", {"i": 1, "color": "green"})
     assert len(found) == 2
+    assert (found[0].id, found[0].page_content, found[0].metadata) == ("f1", "green pear", {"i": 1, "color": "green"})
     store.delete_collection()
 
 
@@ -587,3 +587,78 @@ def test_llamaindex_tables_read_back_with_the_node_bookkeeping(pgvector_url: str
             assert await collection.count(filter={"topic": "t"}) == 2
 
     asyncio.run(read())
+
+
+def test_langchain_v2_tables_read_back_and_a_preset_table_is_read_by_pgvectorstore(pgvector_url: str) -> None:
+    from langchain_core.documents import Document
+    from langchain_postgres import Column, PGEngine, PGVectorStore
+
+    written, created = unique("lcv2"), unique("lcv2w")
+    embeddings = fake_embeddings()
+    engine = PGEngine.from_connection_string(url=dsn_of(pgvector_url, driver="postgresql+psycopg"))
+    engine.init_vectorstore_table(table_name=written, vector_size=8, metadata_columns=[Column("category", "TEXT")])
+    store = PGVectorStore.create_sync(
+        engine=engine, embedding_service=embeddings, table_name=written, metadata_columns=["category"]
+    )
+    ids = ["00000000-0000-4000-8000-00000000000" + str(i) for i in range(3)]
+    store.add_documents(
+        [Document(page_content=f"doc {i}", metadata={"category": "ab"[i % 2], "n": i}) for i in range(3)], ids=ids
+    )
+
+    async def read_and_write() -> list[vb.Record]:
+        async with vb.connect(pgvector_url) as vstore:
+            listed = {s.name: s for s in await vstore.list_collections(native=True)}
+            assert listed[written].layout.preset == "langchain-v2"  # type: ignore[union-attr]
+            collection = vstore.collection(written)
+            records = sorted(await collection.get(ids), key=lambda r: r.id)
+            assert [(r.document, r.metadata) for r in records] == [
+                ("doc 0", {"category": "a", "n": 0}),
+                ("doc 1", {"category": "b", "n": 1}),
+                ("doc 2", {"category": "a", "n": 2}),
+            ]
+            assert await collection.count(filter={"category": "a", "n": {"$gt": 0}}) == 1
+            target = await vstore.create_collection(created, dimension=8, layout="langchain-v2")
+            await target.upsert(records_with_vectors := await collection.get(ids, include_vector=True))
+            return records_with_vectors
+
+    records = asyncio.run(read_and_write())
+    copy = PGVectorStore.create_sync(engine=engine, embedding_service=embeddings, table_name=created)
+    found = copy.similarity_search("doc 1", k=1)
+    assert [(d.page_content, d.metadata) for d in found] == [("doc 1", {"category": "b", "n": 1})]
+    assert len(records) == 3
+    engine.drop_table(written)
+    engine.drop_table(created)
+
+
+def test_a_llamaindex_preset_table_is_queried_by_llamaindex(pgvector_url: str) -> None:
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+    from llama_index.vector_stores.postgres import PGVectorStore
+
+    source, target = unique("lisrc"), unique("lidst")
+
+    def li_store(name: str) -> PGVectorStore:
+        return PGVectorStore(
+            connection_string=dsn_of(pgvector_url, driver="postgresql+psycopg"),
+            async_connection_string=dsn_of(pgvector_url, driver="postgresql+asyncpg"),
+            table_name=name,
+            embed_dim=3,
+        )
+
+    li_store(source).add(
+        [TextNode(id_=f"n{i}", text=f"node {i}", metadata={"k": i}, embedding=[1.0, float(i), 0.5]) for i in range(3)]
+    )
+
+    async def copy() -> None:
+        async with vb.connect(pgvector_url) as vstore:
+            records = [r async for page in vstore.collection(source).scan() for r in page.records]
+            destination = await vstore.create_collection(target, dimension=3, layout="llamaindex")
+            await destination.upsert(records)
+            await destination.upsert(records[:1])  # replacing a node leaves one row for it
+            assert await destination.count() == 3
+
+    asyncio.run(copy())
+    result = li_store(target).query(VectorStoreQuery(query_embedding=[1.0, 2.0, 0.5], similarity_top_k=1))
+    assert result.nodes is not None
+    [node] = result.nodes
+    assert (node.node_id, node.get_content(), node.metadata) == ("n2", "node 2", {"k": 2})
