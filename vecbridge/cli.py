@@ -231,11 +231,11 @@ def conformance(url: str, markdown: str | None, examples: int | None) -> None:
     raise SystemExit(0 if report.ok else 1)
 
 
-def _add_transfer_commands() -> None:
-    from vecbridge.cli_migrate import COMMANDS
+def _add_commands() -> None:
+    from vecbridge import cli_audit, cli_migrate
 
-    for command in COMMANDS:
+    for command in (*cli_migrate.COMMANDS, *cli_audit.COMMANDS):
         main.add_command(command)
 
 
-_add_transfer_commands()
+_add_commands()
