@@ -180,7 +180,9 @@ def _with_common(function: Any) -> Any:
 
 @click.command("audit")
 @_with_common
-@click.option("--filter", "filters", multiple=True, help="A filter (JSON) to audit besides the unfiltered queries; repeatable.")
+@click.option(
+    "--filter", "filters", multiple=True, help="A filter (JSON) to audit besides the unfiltered queries; repeatable."
+)
 @click.option("--concurrency", default="1", show_default=True, help="Comma-separated concurrency levels.")
 @click.option("--ef", type=int, default=None, help="Query-time ef for every query (SearchParams).")
 @click.option("--probes", type=int, default=None, help="Query-time IVF probes for every query.")
