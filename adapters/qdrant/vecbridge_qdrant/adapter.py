@@ -21,6 +21,11 @@ How the contract maps onto Qdrant:
   distance for Euclid, which becomes ``-distance``. Cosine vectors are stored normalized
   (``Capability.NORMALIZES_COSINE_VECTORS``).
 * writes use ``wait=True``; ``scan`` is ``scroll`` and its cursor is the next point id.
+
+Every other collection (no facts point) is read through a layout, and written in its own shape
+only when the caller opts in: :mod:`vecbridge_qdrant.native` (inference, reads, writes) and
+:mod:`vecbridge_qdrant.presets` (LangChain, LlamaIndex, Haystack). A spec whose ``layout`` is set
+goes there from every primitive; the code below is vecbridge's own storage.
 """
 
 from __future__ import annotations
@@ -44,9 +49,12 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
+from vecbridge.filters import FilterNode
+from vecbridge.layout import Layout as NativeLayout
 from vecbridge.types import HNSW, CollectionSpec, Flat, FloatArray, Match, Metric, Page, Record
 from vecbridge.url import URL
 from vecbridge_qdrant.filters import QdrantFilterCompiler, with_namespace
+from vecbridge_qdrant.native import NativeCollections
 from vecbridge_qdrant.transport import ClientTransport, EdgeTransport, Hit, Layout, Transport
 
 FACTS_KEY = "_vb_facts"
@@ -147,6 +155,8 @@ class QdrantAdapter(Adapter):
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        #: collections vecbridge did not create (a spec with a layout): :mod:`vecbridge_qdrant.native`
+        self.native = NativeCollections(self)
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -203,6 +213,8 @@ class QdrantAdapter(Adapter):
     # --- collections -----------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        if spec.layout is not None:
+            return await self.native.create(spec)
         index = spec.index
         layout = Layout(
             dimension=spec.dimension,
@@ -245,13 +257,32 @@ class QdrantAdapter(Adapter):
             raise CollectionNotFoundError(f"{name!r} is not a vecbridge collection (it has no stored facts)")
         return spec
 
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_all()
+
+    async def describe_native_collection(self, name: str, layout: NativeLayout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
+        return super().compile_filter(node, collection)
+
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        if collection.layout is not None:
+            self.native.check_storable(collection, record)
+
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         with self.errors("list namespaces"):
             return await self.transport.facet(collection.name, NAMESPACE_KEY)
 
     # --- records ---------------------------------------------------------------------------------
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.layout is not None:
+            return await self.native.upsert(collection, namespace, records)
         ids = []
         payloads = []
         for record in records:
@@ -275,6 +306,8 @@ class QdrantAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> list[Match]:
+        if collection.layout is not None:
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
         exact = isinstance(collection.index, Flat)
         with self.errors("query"):
             hits = await self.transport.search(
@@ -298,6 +331,8 @@ class QdrantAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
+        if collection.layout is not None:
+            return await self.native.get(collection, namespace, ids, include_vectors)
         with self.errors("get"):
             hits = await self.transport.retrieve(
                 collection.name, [point_id(namespace, i) for i in ids], include_vectors
@@ -305,14 +340,20 @@ class QdrantAdapter(Adapter):
         return [_record(h, include_vectors) for h in hits if h.payload.get(NAMESPACE_KEY) == namespace]
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_ids(collection, namespace, ids)
         with self.errors("delete"):
             await self.transport.delete_ids(collection.name, [point_id(namespace, i) for i in ids])
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_where(collection, namespace, filter)
         with self.errors("delete"):
             await self.transport.delete_where(collection.name, with_namespace(namespace, filter))
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        if collection.layout is not None:
+            return await self.native.count(collection, namespace, filter)
         with self.errors("count"):
             return await self.transport.count(collection.name, with_namespace(namespace, filter))
 
@@ -325,13 +366,15 @@ class QdrantAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
+        if collection.layout is not None:
+            return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         offset = None if cursor is None else decode_cursor(cursor)
         with self.errors("scan"):
             hits, next_offset = await self.transport.scroll(
                 collection.name, offset, page_size, with_namespace(namespace, filter), include_vectors
             )
         records = [_record(h, include_vectors) for h in hits]
-        return Page(records, None if next_offset is None else encode_cursor(next_offset))
+        return Page(records, None if next_offset is None else encode_cursor(str(next_offset)))
 
 
 def _no_options(url: URL) -> None:
@@ -343,7 +386,12 @@ class QdrantServerAdapter(QdrantAdapter):
     """``qdrant://host:6333`` (REST) and ``qdrant+grpc://host:6334`` (gRPC) on a Qdrant server."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NORMALIZES_COSINE_VECTORS, Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {
+            Capability.NORMALIZES_COSINE_VECTORS,
+            Capability.PERSISTENT,
+            Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.NATIVE_LAYOUTS,
+        }
     )
 
     @classmethod
@@ -375,7 +423,11 @@ class QdrantMemoryAdapter(QdrantAdapter):
     """``qdrant+memory://``: the client's local mode in memory (a Python imitation of the server)."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NORMALIZES_COSINE_VECTORS, Capability.EXACT_SEARCH}
+        {
+            Capability.NORMALIZES_COSINE_VECTORS,
+            Capability.EXACT_SEARCH,
+            Capability.NATIVE_LAYOUTS,
+        }
     )
     max_batch: ClassVar[int] = 4096
     max_request_bytes: ClassVar[int | None] = None
@@ -428,6 +480,7 @@ class QdrantEdgeAdapter(QdrantAdapter):
             Capability.NORMALIZES_COSINE_VECTORS,
             Capability.EXACT_SEARCH,
             Capability.PERSISTENT,
+            Capability.NATIVE_LAYOUTS,
             Capability.SHARED_ACROSS_CONNECTIONS,
         }
     )

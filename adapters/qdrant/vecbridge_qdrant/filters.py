@@ -74,35 +74,40 @@ class QdrantFilterCompiler(FilterCompiler[Condition]):
     def _child(self, node: FilterNode) -> Condition:
         return super().compile(node)
 
+    def key(self, field: str) -> str:
+        """The payload key a filter field is stored under (vecbridge's own storage: the field itself;
+        ``vecbridge_qdrant.native`` maps fields onto a collection's own keys, or refuses them)."""
+        return field
+
     def visit_match_all(self, node: MatchAll) -> Condition:
         return models.Filter()
 
     def visit_eq(self, node: Eq) -> Condition:
-        return _equals(node.field, node.value)
+        return _equals(self.key(node.field), node.value)
 
     def visit_ne(self, node: Ne) -> Condition:
-        return models.Filter(must_not=[_equals(node.field, node.value)])
+        return models.Filter(must_not=[_equals(self.key(node.field), node.value)])
 
     def visit_gt(self, node: Gt) -> Condition:
-        return models.FieldCondition(key=node.field, range=models.Range(gt=node.value))
+        return models.FieldCondition(key=self.key(node.field), range=models.Range(gt=node.value))
 
     def visit_gte(self, node: Gte) -> Condition:
-        return models.FieldCondition(key=node.field, range=models.Range(gte=node.value))
+        return models.FieldCondition(key=self.key(node.field), range=models.Range(gte=node.value))
 
     def visit_lt(self, node: Lt) -> Condition:
-        return models.FieldCondition(key=node.field, range=models.Range(lt=node.value))
+        return models.FieldCondition(key=self.key(node.field), range=models.Range(lt=node.value))
 
     def visit_lte(self, node: Lte) -> Condition:
-        return models.FieldCondition(key=node.field, range=models.Range(lte=node.value))
+        return models.FieldCondition(key=self.key(node.field), range=models.Range(lte=node.value))
 
     def visit_in(self, node: In) -> Condition:
-        return _any_of(node.field, node.values)
+        return _any_of(self.key(node.field), node.values)
 
     def visit_nin(self, node: Nin) -> Condition:
-        return models.Filter(must_not=[_any_of(node.field, node.values)])
+        return models.Filter(must_not=[_any_of(self.key(node.field), node.values)])
 
     def visit_exists(self, node: Exists) -> Condition:
-        empty = models.IsEmptyCondition(is_empty=models.PayloadField(key=node.field))
+        empty = models.IsEmptyCondition(is_empty=models.PayloadField(key=self.key(node.field)))
         return models.Filter(must_not=[empty]) if node.exists else empty
 
     def visit_and(self, node: And) -> Condition:

@@ -7,12 +7,16 @@
   API, so every call runs in a worker thread, off the event loop.
 
 Both take the same compiled ``qdrant_client.models.Filter``; the edge transport translates it.
-Point ids are UUID strings (the adapter maps vecbridge ids); a scroll offset is a point id.
+Point ids are UUID strings (the adapter maps vecbridge ids) or, in collections vecbridge did not
+create, unsigned integers; a scroll offset is a point id. ``using`` names the vector a call reads
+or writes (``""``: the unnamed one), and :meth:`Transport.vectors` reads a collection's vector
+configuration (``vecbridge_qdrant.native``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import threading
@@ -34,6 +38,9 @@ T = TypeVar("T")
 #: Upper bound on distinct namespaces ``facet`` reports (a facet request needs a limit).
 MAX_NAMESPACES = 1_000_000
 
+#: A Qdrant point id: a UUID string or an unsigned integer.
+PointId = str | int
+
 
 @dataclass(slots=True)
 class Hit:
@@ -47,10 +54,32 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """What a new collection needs from the engine: one unnamed dense vector and an HNSW config."""
+    """What a new collection needs from the engine: one dense vector (unnamed, or named
+    ``vector_name``) and an HNSW config."""
 
     dimension: int
     distance: models.Distance
+    hnsw_m: int | None = None
+    hnsw_ef_construct: int | None = None
+    vector_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorConfig:
+    """One vector of a collection as its configuration declares it."""
+
+    #: ``dense`` (one vector a point), ``multi`` (a multivector) or ``sparse``
+    kind: str
+    size: int = 0
+    #: Qdrant's distance name (``Cosine``, ``Dot``, ``Euclid``, ``Manhattan``); empty for sparse vectors
+    distance: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionConfig:
+    """What a collection's configuration says about its vectors and index (``""``: the unnamed vector)."""
+
+    vectors: dict[str, VectorConfig]
     hnsw_m: int | None = None
     hnsw_ef_construct: int | None = None
 
@@ -62,41 +91,74 @@ class Transport(Protocol):
 
     async def collection_names(self) -> list[str]: ...
 
-    async def create(self, name: str, layout: Layout, tenant_key: str) -> None: ...
+    async def create(self, name: str, layout: Layout, tenant_key: str | None) -> None:
+        """Create the collection (with a tenant keyword index on ``tenant_key`` where the engine has them)."""
+        ...
+
+    async def config(self, name: str) -> CollectionConfig: ...
 
     async def drop(self, name: str) -> None: ...
 
     async def upsert(
-        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+        self,
+        name: str,
+        ids: Sequence[PointId],
+        vectors: FloatArray,
+        payloads: Sequence[dict[str, Any]],
+        using: str = "",
     ) -> None:
         """Insert or replace whole points; returns once the write is applied (``wait=True``)."""
         ...
 
     async def search(
-        self, name: str, vector: FloatArray, limit: int, filter: models.Filter, with_vectors: bool, exact: bool
+        self,
+        name: str,
+        vector: FloatArray,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        exact: bool,
+        using: str = "",
     ) -> list[Hit]: ...
 
-    async def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool) -> list[Hit]: ...
+    async def retrieve(self, name: str, ids: Sequence[PointId], with_vectors: bool, using: str = "") -> list[Hit]: ...
 
-    async def delete_ids(self, name: str, ids: Sequence[str]) -> None: ...
+    async def delete_ids(self, name: str, ids: Sequence[PointId]) -> None: ...
 
     async def delete_where(self, name: str, filter: models.Filter) -> None: ...
 
     async def count(self, name: str, filter: models.Filter) -> int: ...
 
     async def scroll(
-        self, name: str, offset: str | None, limit: int, filter: models.Filter, with_vectors: bool
-    ) -> tuple[list[Hit], str | None]: ...
+        self,
+        name: str,
+        offset: PointId | None,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        using: str = "",
+    ) -> tuple[list[Hit], PointId | None]: ...
 
     async def facet(self, name: str, key: str) -> list[str]:
         """Distinct string values of ``key`` over the collection."""
         ...
 
 
-def _vector(raw: Any) -> Any:
-    if isinstance(raw, dict):  # a client returns {"": [...]} for a collection of named vectors
-        raw = next(iter(raw.values()), None)
+def _vector(raw: Any, using: str = "") -> Any:
+    """The vector called ``using`` of a point (engines return a dict for named vectors)."""
+    if isinstance(raw, dict):
+        raw = raw.get(using) if using in raw or len(raw) != 1 else next(iter(raw.values()))
     return raw
+
+
+def _point_id(point_id: Any) -> PointId:
+    """A point id as returned (an int stays an int; a UUID becomes its hyphenated string)."""
+    return point_id if isinstance(point_id, int) else str(point_id)
+
+
+def _vector_config(params: Any) -> VectorConfig:
+    multi = getattr(params, "multivector_config", None) is not None
+    return VectorConfig("multi" if multi else "dense", int(params.size), str(params.distance.value))
 
 
 # --- AsyncQdrantClient -----------------------------------------------------------------------------
@@ -116,16 +178,16 @@ class ClientTransport:
         response = await self.client.get_collections()
         return [c.name for c in response.collections]
 
-    async def create(self, name: str, layout: Layout, tenant_key: str) -> None:
+    async def create(self, name: str, layout: Layout, tenant_key: str | None) -> None:
         if await self.client.collection_exists(name):
             raise CollectionExistsError(f"collection {name!r} already exists")
         hnsw = None
         if layout.hnsw_m is not None:
             hnsw = models.HnswConfigDiff(m=layout.hnsw_m, ef_construct=layout.hnsw_ef_construct)
-        await self.client.create_collection(
-            name, vectors_config=models.VectorParams(size=layout.dimension, distance=layout.distance), hnsw_config=hnsw
-        )
-        if not self.local:  # local mode has no payload indexes (and warns that it ignores them)
+        params = models.VectorParams(size=layout.dimension, distance=layout.distance)
+        vectors_config = {layout.vector_name: params} if layout.vector_name else params
+        await self.client.create_collection(name, vectors_config=vectors_config, hnsw_config=hnsw)
+        if tenant_key is not None and not self.local:  # local mode has no payload indexes (and warns)
             await self.client.create_payload_index(
                 name,
                 tenant_key,
@@ -133,27 +195,53 @@ class ClientTransport:
                 wait=True,
             )
 
+    async def config(self, name: str) -> CollectionConfig:
+        info = await self.client.get_collection(name)
+        params = info.config.params
+        dense = params.vectors
+        vectors = (
+            {key: _vector_config(value) for key, value in dense.items()}
+            if isinstance(dense, dict)
+            else ({} if dense is None else {"": _vector_config(dense)})
+        )
+        vectors.update((key, VectorConfig("sparse")) for key in params.sparse_vectors or {})
+        hnsw = info.config.hnsw_config
+        return CollectionConfig(vectors, hnsw.m, hnsw.ef_construct)
+
     async def drop(self, name: str) -> None:
         if not await self.client.collection_exists(name):
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
         await self.client.delete_collection(name)
 
     async def upsert(
-        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+        self,
+        name: str,
+        ids: Sequence[PointId],
+        vectors: FloatArray,
+        payloads: Sequence[dict[str, Any]],
+        using: str = "",
     ) -> None:
         rows = vectors.tolist()
         points = [
-            models.PointStruct(id=point_id, vector=row, payload=payload)
+            models.PointStruct(id=point_id, vector={using: row} if using else row, payload=payload)
             for point_id, row, payload in zip(ids, rows, payloads, strict=True)
         ]
         await self.client.upsert(name, points, wait=True)
 
     async def search(
-        self, name: str, vector: FloatArray, limit: int, filter: models.Filter, with_vectors: bool, exact: bool
+        self,
+        name: str,
+        vector: FloatArray,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        exact: bool,
+        using: str = "",
     ) -> list[Hit]:
         response = await self.client.query_points(
             name,
             query=vector.tolist(),
+            using=using or None,
             limit=limit,
             query_filter=filter,
             with_payload=True,
@@ -161,13 +249,13 @@ class ClientTransport:
             # local mode always searches exactly (and warns about any search_params)
             search_params=None if self.local else models.SearchParams(exact=exact),
         )
-        return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector)) for p in response.points]
+        return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector, using)) for p in response.points]
 
-    async def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool) -> list[Hit]:
+    async def retrieve(self, name: str, ids: Sequence[PointId], with_vectors: bool, using: str = "") -> list[Hit]:
         points = await self.client.retrieve(name, list(ids), with_payload=True, with_vectors=with_vectors)
-        return [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector)) for p in points]
+        return [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector, using)) for p in points]
 
-    async def delete_ids(self, name: str, ids: Sequence[str]) -> None:
+    async def delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         await self.client.delete(name, models.PointIdsList(points=list(ids)), wait=True)
 
     async def delete_where(self, name: str, filter: models.Filter) -> None:
@@ -177,13 +265,19 @@ class ClientTransport:
         return (await self.client.count(name, count_filter=filter, exact=True)).count
 
     async def scroll(
-        self, name: str, offset: str | None, limit: int, filter: models.Filter, with_vectors: bool
-    ) -> tuple[list[Hit], str | None]:
+        self,
+        name: str,
+        offset: PointId | None,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        using: str = "",
+    ) -> tuple[list[Hit], PointId | None]:
         points, next_offset = await self.client.scroll(
             name, scroll_filter=filter, limit=limit, offset=offset, with_payload=True, with_vectors=with_vectors
         )
-        hits = [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector)) for p in points]
-        return hits, None if next_offset is None else str(next_offset)
+        hits = [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector, using)) for p in points]
+        return hits, None if next_offset is None else _point_id(next_offset)
 
     async def facet(self, name: str, key: str) -> list[str]:
         response = await self.client.facet(name, key, limit=MAX_NAMESPACES, exact=True)
@@ -252,7 +346,24 @@ class EdgeRoot:
             shard = self.shards[name] = edge.EdgeShard.load(str(directory))
             return shard
 
-    def create(self, name: str, layout: Layout, tenant_key: str) -> None:
+    def config(self, name: str) -> CollectionConfig:
+        """The shard's vectors, read from its ``edge_config.json`` (the bindings have no accessor)."""
+        with self.lock:
+            directory = self.path / name
+            if not self._is_shard(directory):
+                raise CollectionNotFoundError(f"collection {name!r} does not exist")
+            config = json.loads((directory / "edge_config.json").read_text())
+        vectors = {
+            key: VectorConfig(
+                "multi" if value.get("multivector_config") else "dense", int(value["size"]), str(value["distance"])
+            )
+            for key, value in (config.get("vectors") or {}).items()
+        }
+        vectors.update((key, VectorConfig("sparse")) for key in config.get("sparse_vectors") or {})
+        hnsw = config.get("hnsw_config") or {}
+        return CollectionConfig(vectors, hnsw.get("m"), hnsw.get("ef_construct"))
+
+    def create(self, name: str, layout: Layout, tenant_key: str | None) -> None:
         import qdrant_edge as edge
 
         distance = {
@@ -265,8 +376,9 @@ class EdgeRoot:
             hnsw = edge.HnswIndexConfig(
                 m=layout.hnsw_m, ef_construct=layout.hnsw_ef_construct or 100, full_scan_threshold=10_000
             )
+        params = edge.EdgeVectorParams(size=layout.dimension, distance=distance)
         config = edge.EdgeConfig(
-            vectors=edge.EdgeVectorParams(size=layout.dimension, distance=distance), hnsw_config=hnsw
+            vectors={layout.vector_name: params} if layout.vector_name else params, hnsw_config=hnsw
         )
         with self.lock:
             directory = self.path / name
@@ -275,7 +387,9 @@ class EdgeRoot:
             if directory.exists():  # a half-created collection left by a crash
                 shutil.rmtree(directory)
             shard = edge.EdgeShard.create(str(directory), config)
-            shard.update(edge.UpdateOperation.create_field_index(tenant_key, edge.KeywordIndexParams(is_tenant=True)))
+            if tenant_key is not None:
+                index = edge.KeywordIndexParams(is_tenant=True)
+                shard.update(edge.UpdateOperation.create_field_index(tenant_key, index))
             self.shards[name] = shard
 
     def drop(self, name: str) -> None:
@@ -284,10 +398,6 @@ class EdgeRoot:
             self.shards.pop(name, None)
             shard.close()
             shutil.rmtree(self.path / name)
-
-
-def _edge_id(point_id: Any) -> str:
-    return str(point_id)
 
 
 class EdgeTransport:
@@ -318,47 +428,63 @@ class EdgeTransport:
     async def collection_names(self) -> list[str]:
         return await self._run(self.root.names)
 
-    async def create(self, name: str, layout: Layout, tenant_key: str) -> None:
+    async def create(self, name: str, layout: Layout, tenant_key: str | None) -> None:
         await self._run(lambda: self.root.create(name, layout, tenant_key))
+
+    async def config(self, name: str) -> CollectionConfig:
+        return await self._run(lambda: self.root.config(name))
 
     async def drop(self, name: str) -> None:
         await self._run(lambda: self.root.drop(name))
 
     async def upsert(
-        self, name: str, ids: Sequence[str], vectors: FloatArray, payloads: Sequence[dict[str, Any]]
+        self,
+        name: str,
+        ids: Sequence[PointId],
+        vectors: FloatArray,
+        payloads: Sequence[dict[str, Any]],
+        using: str = "",
     ) -> None:
         import qdrant_edge as edge
 
         def write() -> None:
             rows = vectors.tolist()  # the bindings convert lists faster than numpy rows
             points = [
-                edge.Point(point_id, row, payload) for point_id, row, payload in zip(ids, rows, payloads, strict=True)
+                edge.Point(point_id, {using: row} if using else row, payload)
+                for point_id, row, payload in zip(ids, rows, payloads, strict=True)
             ]
             self.root.shard(name).update(edge.UpdateOperation.upsert_points(points))
 
         await self._run(write)
 
     async def search(
-        self, name: str, vector: FloatArray, limit: int, filter: models.Filter, with_vectors: bool, exact: bool
+        self,
+        name: str,
+        vector: FloatArray,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        exact: bool,
+        using: str = "",
     ) -> list[Hit]:
         import qdrant_edge as edge
 
         request = edge.QueryRequest(
             limit=limit,
-            query=edge.Query.Nearest(vector.tolist()),
+            query=edge.Query.Nearest(vector.tolist(), using=using or None),
             filter=to_edge(filter),
             with_payload=True,
             with_vector=with_vectors,
             params=edge.SearchParams(exact=True),
         )
         points = await self._run(lambda: self.root.shard(name).query(request))
-        return [Hit(_edge_id(p.id), p.payload or {}, p.score, _vector(p.vector)) for p in points]
+        return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector, using)) for p in points]
 
-    async def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool) -> list[Hit]:
+    async def retrieve(self, name: str, ids: Sequence[PointId], with_vectors: bool, using: str = "") -> list[Hit]:
         points = await self._run(lambda: self.root.shard(name).retrieve(list(ids), True, with_vectors))
-        return [Hit(_edge_id(p.id), p.payload or {}, 0.0, _vector(p.vector)) for p in points]
+        return [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector, using)) for p in points]
 
-    async def delete_ids(self, name: str, ids: Sequence[str]) -> None:
+    async def delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         import qdrant_edge as edge
 
         operation = edge.UpdateOperation.delete_points(list(ids))
@@ -377,20 +503,26 @@ class EdgeTransport:
         return int(await self._run(lambda: self.root.shard(name).count(request)))
 
     async def scroll(
-        self, name: str, offset: str | None, limit: int, filter: models.Filter, with_vectors: bool
-    ) -> tuple[list[Hit], str | None]:
+        self,
+        name: str,
+        offset: PointId | None,
+        limit: int,
+        filter: models.Filter,
+        with_vectors: bool,
+        using: str = "",
+    ) -> tuple[list[Hit], PointId | None]:
         import qdrant_edge as edge
 
         request = edge.ScrollRequest(
-            offset=None if offset is None else uuid.UUID(offset),
+            offset=offset if offset is None or isinstance(offset, int) else uuid.UUID(offset),
             limit=limit,
             filter=to_edge(filter),
             with_payload=True,
             with_vector=with_vectors,
         )
         points, next_offset = await self._run(lambda: self.root.shard(name).scroll(request))
-        hits = [Hit(_edge_id(p.id), p.payload or {}, 0.0, _vector(p.vector)) for p in points]
-        return hits, None if next_offset is None else _edge_id(next_offset)
+        hits = [Hit(str(p.id), p.payload or {}, 0.0, _vector(p.vector, using)) for p in points]
+        return hits, None if next_offset is None else _point_id(next_offset)
 
     async def facet(self, name: str, key: str) -> list[str]:
         import qdrant_edge as edge
