@@ -1,0 +1,101 @@
+"""Record-by-record comparison of a source and a destination copy: vectors within float32 tolerance,
+metadata with its types, documents; what verification reports as a :class:`Mismatch`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from vecbridge.types import Metadata, Record
+
+#: Float32 tolerance for comparing vectors read back from two backends.
+VECTOR_RTOL = 1e-5
+VECTOR_ATOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """One difference between source and destination."""
+
+    kind: Literal["count", "missing", "extra", "duplicate", "vector", "metadata", "document", "query"]
+    namespace: str
+    id: str | None
+    detail: str
+
+
+def _type_tag(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def metadata_differences(expected: Metadata, actual: Metadata) -> list[str]:
+    """Key-by-key differences, types included: ``1`` (int) and ``1.0`` (float) differ, a missing key is not ``0``."""
+    problems = []
+    for key in sorted(set(expected) | set(actual)):
+        if key not in actual:
+            problems.append(f"{key}: missing (expected {expected[key]!r})")
+            continue
+        if key not in expected:
+            problems.append(f"{key}: unexpected {actual[key]!r}")
+            continue
+        left, right = expected[key], actual[key]
+        if _type_tag(left) != _type_tag(right):
+            problems.append(f"{key}: {left!r} ({_type_tag(left)}) became {right!r} ({_type_tag(right)})")
+        elif isinstance(left, float) and isinstance(right, float):
+            if not math.isclose(left, right, rel_tol=1e-12, abs_tol=0.0):
+                problems.append(f"{key}: {left!r} became {right!r}")
+        elif isinstance(left, list) and isinstance(right, list):
+            if list(left) != list(right):
+                problems.append(f"{key}: {left!r} became {right!r}")
+        elif left != right:
+            problems.append(f"{key}: {left!r} became {right!r}")
+    return problems
+
+
+def expected_vector(vector: object, normalize: bool) -> np.ndarray[Any, np.dtype[np.float32]]:
+    array = np.asarray(vector, dtype=np.float32)
+    if normalize:
+        norm = float(np.linalg.norm(array))
+        if norm > 0:
+            array = (array / norm).astype(np.float32)
+    return array
+
+
+def compare_records(expected: Record, actual: Record, namespace: str, normalize: bool) -> list[Mismatch]:
+    """Content comparison of one record: vector within float32 tolerance, metadata with types, document."""
+    found: list[Mismatch] = []
+    want = expected_vector(expected.vector, normalize)
+    got = np.asarray(actual.vector, dtype=np.float32)
+    if want.shape != got.shape:
+        found.append(Mismatch("vector", namespace, expected.id, f"shape {want.shape} became {got.shape}"))
+    elif not np.allclose(want, got, rtol=VECTOR_RTOL, atol=VECTOR_ATOL):
+        worst = float(np.max(np.abs(want - got)))
+        found.append(Mismatch("vector", namespace, expected.id, f"differs by up to {worst:.3g}"))
+    problems = metadata_differences(expected.metadata, actual.metadata)
+    if problems:
+        found.append(Mismatch("metadata", namespace, expected.id, "; ".join(problems)))
+    if expected.document != actual.document:
+        found.append(
+            Mismatch(
+                "document", namespace, expected.id, f"{_short(expected.document)} became {_short(actual.document)}"
+            )
+        )
+    return found
+
+
+def _short(text: str | None) -> str:
+    if text is None:
+        return "None"
+    return repr(text if len(text) <= 60 else text[:57] + "...")

@@ -1,0 +1,25 @@
+"""The two ways :func:`~vecbridge.migrate.migrate` stops: refused by its plan before any write, or failed
+during the copy after retries; each carries what the caller needs to act on it."""
+
+from __future__ import annotations
+
+from vecbridge.errors import VecbridgeError
+from vecbridge.migrate.plan import MigrationPlan
+from vecbridge.migrate.report import MigrationReport
+
+
+class MigrationRefusedError(VecbridgeError):
+    """The plan has blocking issues; nothing was written. ``plan`` says why."""
+
+    def __init__(self, plan: MigrationPlan) -> None:
+        reasons = "; ".join(issue.message for issue in plan.errors)
+        super().__init__(f"migration refused before any write: {reasons}")
+        self.plan = plan
+
+
+class MigrationFailedError(VecbridgeError):
+    """The copy failed after retries; the checkpoint holds what was written. ``report`` has the details."""
+
+    def __init__(self, message: str, report: MigrationReport) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,396 @@
+"""Everything a migration checks before its first write (facts, namespaces, counts, checkpoint, records
+the destination cannot hold), gathered into a :class:`MigrationPlan` that either allows or refuses the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from vecbridge.adapter import Adapter, Capability
+from vecbridge.errors import InvalidRecordError, UnsupportedFilterError
+from vecbridge.filters import Filter, format_filter, parse_filter
+from vecbridge.migrate.checkpoint import Checkpoint, checkpoint_key, default_checkpoint_dir
+from vecbridge.migrate.compare import _type_tag
+from vecbridge.store import Collection
+from vecbridge.types import HNSW, CollectionSpec, Metric
+
+#: Page size of the plan's scan of the source against the destination's record limits.
+FIT_SCAN_PAGE = 1000
+#: Ids of unfit records quoted per field in a plan issue (the report lists them all).
+UNFIT_IDS_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PlanIssue:
+    """One finding of the plan: an ``error`` refuses the migration, a ``warning`` is reported."""
+
+    severity: Literal["error", "warning"]
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnfitRecord:
+    """A source record the destination cannot hold whole (its ``Adapter.check_storable`` refused it)."""
+
+    namespace: str
+    id: str
+    #: The field the destination named (``"document"``, ``"metadata"``, a key), or ``"record"``.
+    field: str
+    reason: str
+
+
+def _reason(exc: InvalidRecordError) -> str:
+    """The error's message without the ``record 'x', field 'y': `` prefix (kept in their own columns)."""
+    where = []
+    if exc.record_id is not None:
+        where.append(f"record {exc.record_id!r}")
+    if exc.field is not None:
+        where.append(f"field {exc.field!r}")
+    text, prefix = str(exc), f"{', '.join(where)}: "
+    return text[len(prefix) :] if where and text.startswith(prefix) else text
+
+
+@dataclass(slots=True)
+class MigrationPlan:
+    """What will be copied, where to, and what stands in the way; computed before any write."""
+
+    source: str
+    destination: str
+    collection: str
+    to_collection: str
+    source_spec: CollectionSpec
+    destination_spec: CollectionSpec
+    destination_exists: bool
+    destination_count: int
+    namespaces: list[str]
+    counts: dict[str, int]
+    filter: dict[str, Any] | None
+    checkpoint_path: str
+    resume_from: dict[str, Any] | None = None
+    issues: list[PlanIssue] = field(default_factory=list)
+    #: Metadata keys seen in a sample of the source (the first page of each namespace), with their value types.
+    metadata_keys: dict[str, list[str]] = field(default_factory=dict)
+    #: True when the destination declares record limits and the selected source was scanned against them.
+    fit_checked: bool = False
+    #: Source records the destination cannot hold whole, in scan order.
+    unfit: list[UnfitRecord] = field(default_factory=list)
+    #: Unfit records are left out of the copy (warnings) instead of refusing the run (errors).
+    skip_unfit: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def to_copy(self) -> int:
+        """Records the copy writes: the total less the unfit records it leaves out."""
+        return self.total - (len(self.unfit) if self.skip_unfit else 0)
+
+    def exclusions(self) -> dict[str, set[str]]:
+        """Ids left out of the copy per namespace (known exclusions for verification); empty unless ``skip_unfit``."""
+        excluded: dict[str, set[str]] = {}
+        if self.skip_unfit:
+            for record in self.unfit:
+                excluded.setdefault(record.namespace, set()).add(record.id)
+        return excluded
+
+    @property
+    def errors(self) -> list[PlanIssue]:
+        return [issue for issue in self.issues if issue.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "collection": self.collection,
+            "to_collection": self.to_collection,
+            "source_facts": self.source_spec.to_dict(),
+            "destination_facts": self.destination_spec.to_dict(),
+            "destination_exists": self.destination_exists,
+            "destination_count": self.destination_count,
+            "namespaces": self.namespaces,
+            "counts": self.counts,
+            "total": self.total,
+            "filter": self.filter,
+            "checkpoint": self.checkpoint_path,
+            "resume_from": self.resume_from,
+            "issues": [asdict(issue) for issue in self.issues],
+            "metadata_keys": self.metadata_keys,
+            "fit_checked": self.fit_checked,
+            "skip_unfit": self.skip_unfit,
+            "unfit": [asdict(record) for record in self.unfit],
+            "ok": self.ok,
+        }
+
+    def lines(self) -> list[str]:
+        """The plan as human-readable lines (what ``--dry-run`` prints)."""
+        src, dst = self.source_spec, self.destination_spec
+        state = f"exists, {self.destination_count} records" if self.destination_exists else "will be created"
+        out = [
+            f"source:       {self.source} collection {self.collection!r}",
+            f"destination:  {self.destination} collection {self.to_collection!r} ({state})",
+            f"dimension:    {src.dimension} -> {dst.dimension}",
+            f"metric:       {src.metric.value} -> {dst.metric.value}",
+            f"index:        {src.index.kind} -> {dst.index.kind}",
+            f"embedding:    {src.embedding_model or '-'} -> {dst.embedding_model or '-'}",
+            f"filter:       {json.dumps(self.filter) if self.filter else '(none: every record)'}",
+            "namespaces:   " + (", ".join(f"{ns} ({self.counts.get(ns, 0)})" for ns in self.namespaces) or "(none)"),
+            f"records:      {self.total}",
+            "metadata:     "
+            + (", ".join(f"{k} ({'|'.join(t)})" for k, t in self.metadata_keys.items()) or "(none in the sample)"),
+            f"limits:       {self._limits_line()}",
+            f"checkpoint:   {self.checkpoint_path}",
+        ]
+        if self.resume_from is not None:
+            written = sum(int(ns.get("written", 0)) for ns in self.resume_from.get("namespaces", {}).values())
+            out.append(f"resume:       {written} records already written by an earlier run")
+        for issue in self.issues:
+            out.append(f"{issue.severity.upper()}: [{issue.code}] {issue.message}")
+        out.append("plan: OK" if self.ok else "plan: REFUSED (nothing will be written)")
+        return out
+
+    def _limits_line(self) -> str:
+        if not self.fit_checked:
+            return "the destination declares no record limits"
+        if not self.unfit:
+            return f"all {self.total} records fit the destination's record limits"
+        fate = "left out of the copy (--skip-unfit)" if self.skip_unfit else "refuse the run"
+        return f"{len(self.unfit)} of {self.total} records do not fit the destination and {fate}"
+
+
+def _canonical_filter(filter_: Filter | None) -> dict[str, Any] | None:
+    canonical = format_filter(parse_filter(filter_))
+    return canonical or None
+
+
+async def plan_migration(
+    source: Collection,
+    destination: Collection,
+    *,
+    namespaces: Sequence[str] | None = None,
+    filter: Filter | None = None,
+    resume: bool = False,
+    restart: bool = False,
+    allow_metric_change: bool = False,
+    allow_existing: bool = False,
+    metric: str | Metric | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    skip_unfit: bool = False,
+) -> MigrationPlan:
+    """Everything :func:`migrate` checks before its first write; reads the source and destination only.
+
+    When the destination declares record limits, every selected source record (matching ``filter``) is
+    read once without its vector and checked with the destination's ``check_storable``.
+    """
+    source_store, destination_store = source.store, destination.store
+    canonical = _canonical_filter(filter)
+    source_spec = await source_store.adapter.describe_collection(source.name)
+    all_namespaces = await source_store.list_namespaces(source.name)
+    selected = list(dict.fromkeys(namespaces)) if namespaces else all_namespaces
+    issues: list[PlanIssue] = []
+
+    key = checkpoint_key(
+        source_store.url.render(), destination_store.url.render(), source.name, destination.name, namespaces, canonical
+    )
+    directory = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
+    checkpoint_path = directory / f"{source.name}-to-{destination.name}-{key[:16]}.json"
+    existing_checkpoint = Checkpoint.load(checkpoint_path) if not restart else None
+
+    counts: dict[str, int] = {}
+    for namespace in selected:
+        if namespace not in all_namespaces:
+            issues.append(
+                PlanIssue("warning", "empty_namespace", f"namespace {namespace!r} has no record in the source")
+            )
+        try:
+            counts[namespace] = await source.with_namespace(namespace).count(filter=filter)
+        except UnsupportedFilterError as exc:
+            issues.append(PlanIssue("error", "unsupported_filter", f"the source cannot evaluate the filter: {exc}"))
+            counts[namespace] = 0
+
+    metadata_keys: dict[str, set[str]] = {}
+    for namespace in selected:
+        if counts.get(namespace):
+            async for page in source.with_namespace(namespace).scan(100, include_vector=False):
+                for record in page.records:
+                    for key, value in record.metadata.items():
+                        metadata_keys.setdefault(key, set()).add(_type_tag(value))
+                break
+
+    wanted_metric = Metric.parse(metric) if metric is not None else source_spec.metric
+    destination_exists = await destination_store.has_collection(destination.name)
+    destination_count = 0
+    capabilities = destination_store.capabilities
+    if destination_exists:
+        destination_spec = await destination_store.adapter.describe_collection(destination.name)
+        destination_count = (await destination_store.describe_collection(destination.name)).count
+        if destination_spec.dimension != source_spec.dimension:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "dimension",
+                    f"destination dimension {destination_spec.dimension} differs from the source's "
+                    f"{source_spec.dimension}",
+                )
+            )
+        if destination_spec.embedding_model != source_spec.embedding_model:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "embedding_model",
+                    f"destination holds vectors of {destination_spec.embedding_model!r}, the source of "
+                    f"{source_spec.embedding_model!r}",
+                )
+            )
+        if metric is not None and destination_spec.metric != wanted_metric:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "metric",
+                    f"destination exists with metric {destination_spec.metric.value}, not {wanted_metric.value}",
+                )
+            )
+        if destination_count and not (resume and existing_checkpoint is not None) and not allow_existing:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "destination_not_empty",
+                    f"destination collection {destination.name!r} already holds {destination_count} records; "
+                    "migrate into an empty collection, resume the run that wrote them (--resume), or allow it "
+                    "explicitly (--allow-existing)",
+                )
+            )
+    else:
+        destination_spec = CollectionSpec(
+            name=destination.name,
+            dimension=source_spec.dimension,
+            metric=wanted_metric,
+            index=source_spec.index,
+            embedding_model=source_spec.embedding_model,
+        )
+    if destination_spec.metric != source_spec.metric:
+        change = f"metric changes from {source_spec.metric.value} to {destination_spec.metric.value}: scores change"
+        if allow_metric_change:
+            issues.append(PlanIssue("warning", "metric_change", change + " (allowed)"))
+        else:
+            issues.append(PlanIssue("error", "metric_change", change + "; pass --allow-metric-change to accept"))
+    if Capability.INDEX_SETTINGS not in capabilities and source_spec.index != HNSW():
+        issues.append(
+            PlanIssue(
+                "warning",
+                "index_settings",
+                f"the destination maps index settings to its closest kind ({source_spec.index.kind} requested)",
+            )
+        )
+    if Capability.NORMALIZES_COSINE_VECTORS in capabilities and destination_spec.metric is Metric.COSINE:
+        issues.append(
+            PlanIssue(
+                "warning",
+                "normalized_vectors",
+                "the destination stores cosine vectors normalized to unit length; verification compares normalized",
+            )
+        )
+    if Capability.PERSISTENT not in capabilities:
+        issues.append(PlanIssue("warning", "not_persistent", "the destination does not persist data"))
+
+    unfit: list[UnfitRecord] = []
+    fit_checked = destination_store.adapter.has_record_limits() and not any(
+        issue.code == "unsupported_filter" for issue in issues
+    )
+    if fit_checked:
+        unfit = await _unfit_records(source, destination_store.adapter, destination_spec, selected, counts, filter)
+        issues.extend(_unfit_issues(unfit, skip_unfit))
+
+    resume_from = None
+    if existing_checkpoint is not None:
+        if resume:
+            resume_from = existing_checkpoint.state
+        else:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "checkpoint_exists",
+                    f"an interrupted run of this migration left a checkpoint ({checkpoint_path}): pass --resume to "
+                    "continue it or --restart to discard it",
+                )
+            )
+    return MigrationPlan(
+        source=source_store.url.render(),
+        destination=destination_store.url.render(),
+        collection=source.name,
+        to_collection=destination.name,
+        source_spec=source_spec,
+        destination_spec=destination_spec,
+        destination_exists=destination_exists,
+        destination_count=destination_count,
+        namespaces=selected,
+        counts=counts,
+        filter=canonical,
+        checkpoint_path=str(checkpoint_path),
+        resume_from=resume_from,
+        issues=issues,
+        metadata_keys={key: sorted(types) for key, types in sorted(metadata_keys.items())},
+        fit_checked=fit_checked,
+        unfit=unfit,
+        skip_unfit=skip_unfit,
+    )
+
+
+async def _unfit_records(
+    source: Collection,
+    adapter: Adapter,
+    spec: CollectionSpec,
+    namespaces: Sequence[str],
+    counts: dict[str, int],
+    filter: Filter | None,
+) -> list[UnfitRecord]:
+    """The selected source records ``adapter`` cannot hold whole, read without vectors."""
+    found: list[UnfitRecord] = []
+    for namespace in namespaces:
+        if not counts.get(namespace):
+            continue
+        async for page in source.with_namespace(namespace).scan(FIT_SCAN_PAGE, filter=filter, include_vector=False):
+            for record in page.records:
+                try:
+                    adapter.check_storable(spec, record)
+                except InvalidRecordError as exc:
+                    found.append(UnfitRecord(namespace, record.id, exc.field or "record", _reason(exc)))
+    return found
+
+
+def _unfit_issues(unfit: list[UnfitRecord], skip_unfit: bool) -> list[PlanIssue]:
+    """One issue per field: how many records, the first ids, the first reason."""
+    by_field: dict[str, list[UnfitRecord]] = {}
+    for record in unfit:
+        by_field.setdefault(record.field, []).append(record)
+    issues = []
+    for name, records in by_field.items():
+        shown = ", ".join(f"{r.namespace}:{r.id!r}" for r in records[:UNFIT_IDS_SHOWN])
+        more = f" and {len(records) - UNFIT_IDS_SHOWN} more" if len(records) > UNFIT_IDS_SHOWN else ""
+        message = (
+            f"field {name!r}: the destination cannot hold {len(records)} record(s) whole ({shown}{more}); "
+            f"first reason: {records[0].reason}"
+        )
+        if skip_unfit:
+            issues.append(
+                PlanIssue("warning", "record_does_not_fit", message + "; left out of the copy and listed in the report")
+            )
+        else:
+            issues.append(
+                PlanIssue(
+                    "error",
+                    "record_does_not_fit",
+                    message + "; shorten them at the source, filter them out, or pass --skip-unfit to leave them "
+                    "out of the copy (listed in the report)",
+                )
+            )
+    return issues
