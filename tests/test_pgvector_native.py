@@ -471,6 +471,56 @@ async def test_a_plain_layout_without_a_json_column_refuses_unknown_keys(
         assert [(r.id, r.metadata) for r in await bare.get(["a"])] == [("a", {"tag": "t"})]
 
 
+async def test_filtered_hnsw_queries_come_back_full_when_the_index_stops_short(
+    pgvector_url: str, scratch: tuple[str, str]
+) -> None:
+    url, schema = scratch
+    table = sql.SQL("{}.many").format(sql.Identifier(schema))
+    data = vectors(3, 2000, 16)
+    await execute(
+        pgvector_url,
+        sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, grp text, v vector(16))").format(table),
+        (
+            sql.SQL(
+                "INSERT INTO {} SELECT i, 'g' || (i %% 50), (%s::real[])[i * 16 + 1 : i * 16 + 16]::vector "
+                "FROM generate_series(0, 1999) AS i"
+            ).format(table),
+            (data.ravel().tolist(),),
+        ),
+        sql.SQL("CREATE INDEX ON {} USING hnsw (v vector_l2_ops)").format(table),
+        sql.SQL("ANALYZE {}").format(table),
+    )
+    # the planner takes the index (no sorts) and the scan gives up after 100 tuples: 2 % of the rows match
+    options = "options=-c%20enable_sort%3Doff%20-c%20hnsw.max_scan_tuples%3D100"
+    async with vb.connect(f"{url}&{options}") as store:
+        collection = store.collection("many", layout={"document": ""})  # grp, the only text column, is metadata
+        query = vectors(4, 1, 16)[0]
+        matches = await collection.query(query, top_k=25, filter={"grp": "g7"})
+        rows = [i for i in range(2000) if i % 50 == 7]
+        distances = np.linalg.norm(data[rows].astype(np.float64) - query, axis=1)
+        assert [m.id for m in matches] == [str(rows[i]) for i in np.argsort(distances)[:25]]
+        assert [m.score for m in matches] == pytest.approx(sorted(-distances, reverse=True)[:25], abs=1e-4)
+        assert store.adapter.stats.exact_fallbacks >= 1  # type: ignore[attr-defined]
+
+
+async def test_namespace_values_that_are_not_names_are_named(pgvector_url: str, scratch: tuple[str, str]) -> None:
+    url, schema = scratch
+    await execute(
+        pgvector_url,
+        sql.SQL("CREATE TABLE {}.tenants (id text PRIMARY KEY, org text, v vector(2))").format(sql.Identifier(schema)),
+        (
+            sql.SQL("INSERT INTO {}.tenants VALUES ('a', 'ok-1', '[1,0]'), ('b', 'not ok!', '[0,1]')").format(
+                sql.Identifier(schema)
+            ),
+        ),
+    )
+    async with vb.connect(url) as store:
+        with pytest.raises(LayoutError, match="'not ok!'"):
+            await store.list_namespaces("tenants", layout={"namespace": "org"})
+        ok = store.collection("tenants", "ok-1", layout={"namespace": "org", "metric": "cosine"})
+        assert [r.id for r in await ok.get(["a", "b"])] == ["a"]
+
+
 # --- frameworks ----------------------------------------------------------------------------------
 
 
@@ -538,6 +588,15 @@ def test_a_langchain_preset_collection_is_read_by_langchain_pgvector(pgvector_ur
             )
 
     asyncio.run(write())
+
+    async def foreign_id() -> None:  # ids are unique across LangChain collections: another one's id is refused
+        async with vb.connect(pgvector_url) as vstore:
+            other = await vstore.create_collection(unique("lco"), dimension=8, layout="langchain")
+            with pytest.raises(InvalidRecordError, match="another collection"):
+                await other.upsert([vb.Record(id="f0", vector=embeddings.embed_query("x"))])
+            assert await other.count() == 0
+
+    asyncio.run(foreign_id())
     store = PGVector(
         embeddings=embeddings,
         collection_name=name,
@@ -585,6 +644,10 @@ def test_llamaindex_tables_read_back_with_the_node_bookkeeping(pgvector_url: str
             assert again.document == "text 1 again" and again.metadata["i"] == 11
             assert {"_node_content", "_node_type", "doc_id", "ref_doc_id", "document_id"} <= set(again.metadata)
             assert await collection.count(filter={"topic": "t"}) == 2
+            layout = (await collection.spec()).layout
+            assert layout is not None
+            assert "1 older row" in next(f.note for f in layout.fields if f.name == "node_id")
+            assert any("newest row is read" in line for line in layout.drops.lines())
 
     asyncio.run(read())
 

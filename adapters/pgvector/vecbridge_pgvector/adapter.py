@@ -115,6 +115,7 @@ class PgvectorAdapter(Adapter):
             Capability.PERSISTENT,
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.INDEX_SETTINGS,
+            Capability.EXACT_FLOATS,
             Capability.BULK_LOAD,
             Capability.ATOMIC_UPSERT,
             Capability.NATIVE_LAYOUTS,
@@ -205,7 +206,8 @@ class PgvectorAdapter(Adapter):
         await self.pool.drain()
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Per pooled session: vector types, the search defaults, and a staging table for upserts.
+        """Per pooled session: vector types and the search defaults (nothing is created: the staging
+        table for replacing upserts comes with the first one, see :meth:`upsert_atomic`).
 
         The session defaults (iterative index scans, ``ef_search``) let a common query run as one
         autocommit statement, one round trip; a query that needs other values sets them with
@@ -224,11 +226,6 @@ class PgvectorAdapter(Adapter):
         if len(self._iterative) > 1000:  # ids of closed sessions
             self._iterative.clear()
         self._iterative[id(conn)] = True
-        # rows staged for an upsert that replaces existing records; emptied at each commit
-        await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
-            "(id text, embedding vector, metadata jsonb, document text) ON COMMIT DELETE ROWS"
-        )
 
     async def close(self) -> None:
         while self._idle:
@@ -470,6 +467,12 @@ class PgvectorAdapter(Adapter):
                     if len(self._replacing) > 10_000:
                         self._replacing.clear()
                     self._replacing.add(key)
+            # rows staged for an upsert that replaces existing records; emptied at each commit. Made
+            # here, not per session: a session that only reads creates nothing, not even a temp table
+            await conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS vb_stage "
+                "(id text, embedding vector, metadata jsonb, document text) ON COMMIT DELETE ROWS"
+            )
             async with conn.cursor().copy(
                 "COPY vb_stage (id, embedding, metadata, document) FROM STDIN (FORMAT BINARY)"
             ) as copy:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -406,7 +406,8 @@ class NativeTables:
 
     def __init__(self, adapter: PgvectorAdapter) -> None:
         self.adapter = adapter
-        #: resolved tables by (collection, layout): specs reach the primitives with their layout
+        #: resolved tables by (collection, layout): specs reach the primitives with their layout, and
+        #: filters compile (synchronously) against the table their spec was described from
         self._tables: dict[tuple[str, Layout], NativeTable] = {}
 
     @property
@@ -465,8 +466,35 @@ class NativeTables:
                         table.scope_params,
                     )
                 ).fetchone()
-                spec = CollectionSpec(spec.name, row[0] if row else 0, spec.metric, spec.index, None, spec.layout)
+                spec = replace(spec, dimension=row[0] if row else 0)
+            if table.preset == presets.LLAMAINDEX:
+                table, spec = await self._older_copies(conn, table, spec)
         return spec
+
+    async def _older_copies(
+        self, conn: psycopg.AsyncConnection[Any], table: NativeTable, spec: CollectionSpec
+    ) -> tuple[NativeTable, CollectionSpec]:
+        """LlamaIndex inserts a node added twice as a second row: reads take the newest; the older
+        rows are counted in the layout's drops and named in the id field's note."""
+        statement = sql.SQL("SELECT count(*) - count(DISTINCT {i}) FROM {t} AS t").format(
+            i=_ident(table.id), t=table.table
+        )
+        row = await (await conn.execute(statement)).fetchone()
+        older = int(row[0]) if row else 0
+        if not older:
+            return table, spec
+        reason = "an older row of a node stored again (LlamaIndex inserts without a key); the newest row is read"
+        fields = tuple(
+            replace(f, note=f"{older} older row(s) of repeated node ids are not read: the newest row wins")
+            if f.role is FieldRole.ID
+            else f
+            for f in table.layout.fields
+        )
+        layout = replace(table.layout, fields=fields)
+        layout.drops.counts[table.id.name, reason] += older
+        table = replace(table, layout=layout)
+        self._remember(table)
+        return table, replace(spec, layout=layout)
 
     async def _resolve(
         self, conn: psycopg.AsyncConnection[Any], name: str, declared: Layout
@@ -494,8 +522,8 @@ class NativeTables:
     def _scoped(self, table: NativeTable, collection_id: Any) -> NativeTable:
         """LangChain's collection as a predicate on the shared table; LlamaIndex's newest row per node."""
         if table.preset == presets.LANGCHAIN:
-            return NativeTable(
-                **{f: getattr(table, f) for f in _TABLE_FIELDS},
+            return replace(
+                table,
                 scope=sql.SQL("t.collection_id = %s"),
                 scope_params=(collection_id,),
                 fixed=(("collection_id", collection_id),),
@@ -504,12 +532,10 @@ class NativeTables:
             newest = sql.SQL(
                 "NOT EXISTS (SELECT FROM {} AS newer WHERE newer.node_id = t.node_id AND newer.id > t.id)"
             ).format(table.table)
-            return NativeTable(**{f: getattr(table, f) for f in _TABLE_FIELDS}, scope=newest)
+            return replace(table, scope=newest)
         return table
 
     def _remember(self, table: NativeTable) -> None:
-        if len(self._tables) > 1000:
-            self._tables.clear()
         self._tables[table.name, table.layout] = table
 
     def _remembered(self, table: NativeTable, spec: CollectionSpec) -> tuple[NativeTable, CollectionSpec]:
@@ -900,9 +926,6 @@ class NativeTables:
         table = await self.table(collection)
         async with self.adapter._connection(f"delete from {collection.name!r}") as conn:
             await self._delete(conn, table, namespace, filter, None)
-
-
-_TABLE_FIELDS = ("name", "info", "layout", "id", "vector", "document", "namespace", "metadata", "merged")
 
 
 def _is_int(value: str) -> bool:
