@@ -98,6 +98,9 @@ class Capability(enum.StrEnum):
     SEARCH_EXACT = "search_exact"
     #: ``Adapter.set_search_defaults`` stores a collection's default search effort in its facts.
     SEARCH_DEFAULTS = "search_defaults"
+    #: ``Adapter.partitions`` splits a namespace into several disjoint, independently scannable ranges
+    #: (otherwise a namespace is one partition: distributed readers get no parallelism from it).
+    PARTITIONED_SCAN = "partitioned_scan"
     #: Float metadata values read back bit for bit: correctly rounded both ways, ``-0.0``, subnormals
     #: and the extremes included (conformance: ``test_floats_read_back_bit_for_bit``). Without it,
     #: ``Adapter.float_error_ulps`` is the measured bound, and migration verify reports every float
@@ -319,6 +322,17 @@ class Adapter(ABC):
         """Store ``search`` as the collection's default search effort in its persisted facts
         (``Capability.SEARCH_DEFAULTS``; ``None`` removes it). Default: not offered."""
         raise UnsupportedFeatureError(f"{self.name} cannot store a collection's default search settings")
+
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Up to ``count`` disjoint ranges that together cover the namespace exactly once, each given as
+        the scan cursor it starts from (``Capability.PARTITIONED_SCAN``).
+
+        Each cursor carries its range's end: :meth:`scan` from it returns the range's records only and
+        a ``None`` cursor at the range's end, and every cursor a page returns keeps the end, so a
+        partition is resumable like any scan. Default: one partition, ``None`` (the whole namespace).
+        Conformance: PartitionTests (exactly once, with namespaces and filters).
+        """
+        return [None]
 
     async def bulk_load(self, collection: CollectionSpec) -> BulkLoad:
         """A context for loading many records with index maintenance deferred (``Capability.BULK_LOAD``)."""

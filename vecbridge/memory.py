@@ -21,7 +21,7 @@ import os
 import struct
 import threading
 import zlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -329,25 +329,59 @@ class Engine:
         if space is None:
             return Page([], None)
         ordered = space.sorted_ids()
-        start = (
-            0
-            if cursor is None
-            else bisect_right(ordered, decode_cursor(cursor, "reference engine", lambda last: isinstance(last, str)))
-        )
+        after, until = _scan_range(cursor)
+        start = 0 if after is None else bisect_right(ordered, after)
+        end = len(ordered) if until is None else bisect_left(ordered, until)
         records: list[Record] = []
         position = start
-        while position < len(ordered) and len(records) < page_size:
+        while position < end and len(records) < page_size:
             row = space.rows[ordered[position]]
             if node is None or evaluate(node, space.metadata[row]):
                 records.append(space.record(row, include_vectors))
             position += 1
-        if position >= len(ordered):
+        if position >= end:
             return Page(records, None)
-        return Page(records, encode_cursor(ordered[position - 1]))
+        return Page(records, encode_cursor([ordered[position - 1], until]))
+
+    def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Id ranges of about equal size: ``[after, until)`` over the sorted ids, as scan cursors."""
+        space = self.namespace(collection.name, namespace)
+        ordered = [] if space is None else space.sorted_ids()
+        if len(ordered) < 2 or count < 2:
+            return [None]
+        bounds = sorted({ordered[len(ordered) * i // count] for i in range(1, count)})
+        starts: list[str | None] = [None, *bounds]
+        ends: list[str | None] = [*bounds, None]
+        # a range [after, until) whose "after" is exclusive: start just before its first id
+        return [
+            encode_cursor([None if start is None else _before(ordered, start), end])
+            for start, end in zip(starts, ends, strict=True)
+        ]
 
     def namespaces(self, collection: CollectionSpec) -> list[str]:
         self.spec(collection.name)
         return [name for name, space in self.data[collection.name].items() if len(space)]
+
+
+def _scan_range(cursor: str | None) -> tuple[str | None, str | None]:
+    """``(after, until)`` of a scan cursor: ids after ``after`` (exclusive) and before ``until``
+    (exclusive, ``None``: to the end). A cursor of the last id alone (before partitions) still reads."""
+
+    def valid(state: Any) -> bool:
+        if isinstance(state, str):
+            return True
+        return isinstance(state, list) and len(state) == 2 and all(b is None or isinstance(b, str) for b in state)
+
+    if cursor is None:
+        return None, None
+    state = decode_cursor(cursor, "reference engine", valid)
+    return (state, None) if isinstance(state, str) else (state[0], state[1])
+
+
+def _before(ordered: list[str], first: str) -> str | None:
+    """The id just before ``first`` (the exclusive start of a range beginning at ``first``)."""
+    position = bisect_left(ordered, first)
+    return ordered[position - 1] if position else None
 
 
 # --- persistence -----------------------------------------------------------------------------
@@ -499,7 +533,9 @@ class MemoryAdapter(Adapter):
     """``memory://`` (private) and ``memory://NAME`` (shared in the process): exact search, nothing persisted."""
 
     name: ClassVar[str] = "memory"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EXACT_SEARCH, Capability.ATOMIC_UPSERT})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.EXACT_SEARCH, Capability.ATOMIC_UPSERT, Capability.EXACT_FLOATS, Capability.PARTITIONED_SCAN}
+    )
     max_batch: ClassVar[int] = 4096
     max_concurrency: ClassVar[int] = 1
     filter_compiler = ReferenceCompiler
@@ -620,6 +656,9 @@ class MemoryAdapter(Adapter):
             lambda: self.engine.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         )
 
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        return await self.run(lambda: self.engine.partitions(collection, namespace, count))
+
 
 class LocalAdapter(MemoryAdapter):
     """``local:///dir``: the reference engine persisted to a directory, shared between processes.
@@ -632,9 +671,11 @@ class LocalAdapter(MemoryAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.EXACT_SEARCH,
+            Capability.EXACT_FLOATS,
             Capability.PERSISTENT,
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.ATOMIC_UPSERT,
+            Capability.PARTITIONED_SCAN,
         }
     )
     engine: LocalEngine

@@ -582,6 +582,17 @@ class Collection:
                 found[record.id] = record
         return [found[i] for i in wanted if i in found]
 
+    async def partitions(self, count: int) -> list[str | None]:
+        """Up to ``count`` disjoint ranges covering this namespace exactly once, each the cursor to pass
+        to :meth:`scan` (``scan(cursor=partition)`` reads that range only, resumably). Backends
+        without ``Capability.PARTITIONED_SCAN`` give one partition, ``None``: the whole namespace."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidArgumentError(f"the number of partitions must be a positive int, got {count!r}")
+        spec = await self.spec()
+        if count == 1 or Capability.PARTITIONED_SCAN not in self.store.capabilities:
+            return [None]
+        return await with_retries(partial(self._adapter.partitions, spec, self.namespace, count))
+
     @asynccontextmanager
     async def bulk_load(self) -> AsyncIterator[Collection]:
         """Load many records with index maintenance deferred until the block ends.
