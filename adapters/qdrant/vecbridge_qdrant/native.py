@@ -508,7 +508,7 @@ def _vector_type(kind: str, size: int, distance: str) -> str:
 
 def _vector(name: str, config: CollectionConfig, layout: Layout) -> tuple[str, Metric]:
     """The vector the layout reads (declared, else the only dense one) and its metric."""
-    usable = [key for key, v in config.vectors.items() if v.kind == "dense" and v.distance in METRICS]
+    usable = sorted(key for key, v in config.vectors.items() if v.kind == "dense" and v.distance in METRICS)
     chosen = layout.vector
     if chosen is None:
         if len(usable) != 1:

@@ -1,0 +1,447 @@
+"""Qdrant collections vecbridge did not create, on the client's local mode and the embedded edge engine.
+
+The data is written by qdrant-client itself and, on the edge engine, by ``qdrant_edge``'s own API
+(integer and UUID point ids, a text key, nested objects, datetime strings, nulls, number lists,
+integers beyond 2**53); on local mode also by the real ``langchain-qdrant``,
+``llama-index-vector-stores-qdrant`` and ``qdrant-haystack`` (deterministic embeddings). Every
+expected answer is computed in the test (the core conversion rules, numpy, the reference filter
+evaluator), and every framework reads back through its own API. Local mode locks its directory,
+so writers and vecbridge take turns: each writes, closes, then the other opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import pytest_asyncio
+import qdrant_edge as edge
+from qdrant_client import QdrantClient, models
+from vecbridge_conformance.base import expected_ids, reference_scores, unique_name
+
+import vecbridge as vb
+from vecbridge.layout import FieldRole, metadata_value
+
+DIMENSION = 8
+DISTANCES = {"cosine": "Cosine", "dot": "Dot", "euclidean": "Euclid"}
+
+#: Filters answered exactly on native payload keys (strings, numbers, bools, string arrays, nulls).
+FILTERS: list[dict[str, Any]] = [
+    {"color": "red"},
+    {"color": {"$ne": "red"}},
+    {"color": {"$exists": False}},
+    {"tags": "t1"},
+    {"tags": {"$nin": ["t1", "u2"]}},
+    {"n": 3},
+    {"n": 4.5},
+    {"n": {"$gte": 10}},
+    {"$not": {"n": {"$lt": 5.5}}},
+    {"flag": True},
+    {"flag": {"$ne": False}},
+    {"when": "2024-03-05T10:00:00+00:00"},
+    {"none": {"$exists": False}},
+    {"$or": [{"flag": True}, {"tags": {"$in": ["u3"]}}]},
+    {"$and": [{"color": {"$ne": "green"}}, {"n": {"$gt": 2}}]},
+]
+
+
+class Engine:
+    """Writes and inspects native collections with the engine's own API (never through vecbridge)."""
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        self.kind = kind
+        self.directory = directory
+
+    @property
+    def url(self) -> str:
+        return f"qdrant+{self.kind}://{self.directory}"
+
+    def create(self, name: str, vectors: dict[str, tuple[int, str]]) -> None:
+        """A collection with ``vectors`` (name -> (size, distance)); the name ``""`` alone is the unnamed vector."""
+        if self.kind == "local":
+            params = {
+                key: models.VectorParams(size=size, distance=models.Distance(d)) for key, (size, d) in vectors.items()
+            }
+            with self.client() as client:
+                client.create_collection(name, vectors_config=params.get("") if list(params) == [""] else params)
+            return
+        edge_params = {
+            key: edge.EdgeVectorParams(size=size, distance=getattr(edge.Distance, d))
+            for key, (size, d) in vectors.items()
+        }
+        config = edge.EdgeConfig(vectors=edge_params.get("") if list(edge_params) == [""] else edge_params)
+        edge.EdgeShard.create(str(self.directory / name), config).close()
+
+    def upsert(self, name: str, points: list[tuple[int | str, Any, dict[str, Any]]]) -> None:
+        if self.kind == "local":
+            with self.client() as client:
+                client.upsert(name, [models.PointStruct(id=i, vector=v, payload=p) for i, v, p in points], wait=True)
+            return
+        shard = edge.EdgeShard.load(str(self.directory / name))
+        try:
+            shard.update(edge.UpdateOperation.upsert_points([edge.Point(i, v, p) for i, v, p in points]))
+            shard.flush()
+        finally:
+            shard.close()
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[QdrantClient]:
+        """qdrant-client on the directory, closed afterwards (local mode locks the directory)."""
+        client = QdrantClient(path=str(self.directory))
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def snapshot(self) -> Any:
+        """Everything a read could change: collection names, configurations, payload indexes, points."""
+        if self.kind == "local":
+            with self.client() as client:
+                names = sorted(c.name for c in client.get_collections().collections)
+                state = []
+                for name in names:
+                    info = client.get_collection(name)
+                    points, _ = client.scroll(name, limit=10_000, with_payload=True, with_vectors=True)
+                    state.append(
+                        (
+                            name,
+                            info.config.model_dump_json(),
+                            info.payload_schema,
+                            [p.model_dump_json() for p in points],
+                        )
+                    )
+                return names, state
+        names = sorted(p.name for p in self.directory.iterdir())
+        state = []
+        for name in names:
+            shard = edge.EdgeShard.load(str(self.directory / name))
+            try:
+                info = shard.info()
+                points, _ = shard.scroll(edge.ScrollRequest(limit=10_000, with_payload=True, with_vector=True))
+                listed = [(str(p.id), json.dumps(p.payload, sort_keys=True), p.vector) for p in points]
+                config = (self.directory / name / "edge_config.json").read_text()
+                state.append((name, config, info.payload_schema, info.points_count, listed))
+            finally:
+                shard.close()
+        return names, state
+
+
+@pytest.fixture(params=["local", "edge"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    return Engine(request.param, tmp_path / "qdrant")
+
+
+@pytest_asyncio.fixture
+async def connect(engine: Engine) -> AsyncIterator[Any]:
+    """Opens vecbridge on the engine's directory; every store is closed at the end of the test."""
+    opened: list[vb.Store] = []
+
+    async def open_store() -> vb.Store:
+        store = await vb.connect(engine.url)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        await store.close()
+
+
+def point_ids(count: int, seed: int) -> list[int | str]:
+    """Integer and UUID point ids, mixed."""
+    rng = np.random.default_rng(seed)
+    return [i * 7 + 1 if i % 2 else str(uuid.UUID(bytes=rng.bytes(16), version=4)) for i in range(count)]
+
+
+def native_points(count: int, seed: int) -> list[tuple[int | str, Any, dict[str, Any]]]:
+    """What an application hands qdrant-client: a text key, flat values of every JSON type, keys
+    missing on some points, nested objects, datetime strings, nulls, number lists, a big integer."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(count, DIMENSION)).astype(np.float32)
+    points: list[tuple[int | str, Any, dict[str, Any]]] = []
+    for i, point_id in enumerate(point_ids(count, seed)):
+        payload: dict[str, Any] = {}
+        if i % 6:
+            payload["text"] = f"text {i}"
+        if i % 3:
+            payload["color"] = ["red", "blue", "green"][i % 3 - 1 + (i % 2)]
+        if i % 4 != 1:
+            payload["n"] = i if i % 2 else i + 0.5
+        if i % 5 == 0:
+            payload["flag"] = bool(i % 2)
+        if i % 2:
+            payload["tags"] = [f"t{i % 3}", f"u{i % 4}"]
+        payload["when"] = f"2024-03-0{i % 9 + 1}T10:00:00+00:00"
+        if i % 7 == 0:
+            payload["nested"] = {"source": f"s{i}", "page": i, "parts": [1, 2.5]}
+            payload["scores"] = [i, i + 1]
+            payload["none"] = None
+        if i == 3:
+            payload["big"] = 2**60 + 1
+        points.append((point_id, vectors[i].tolist(), payload))
+    return points
+
+
+def contract_records(points: list[tuple[int | str, Any, dict[str, Any]]]) -> list[vb.Record]:
+    """The records the contract says the points are (the core's conversion rules; ``text`` is the document)."""
+    return [
+        vb.Record(
+            str(point_id),
+            np.asarray(vector, dtype=np.float32),
+            {k: metadata_value(v) for k, v in payload.items() if k != "text" and v is not None},
+            payload.get("text"),
+        )
+        for point_id, vector, payload in points
+    ]
+
+
+def make_native(
+    engine: Engine, metric: str = "euclidean", count: int = 30, seed: int = 0
+) -> tuple[str, list[vb.Record]]:
+    name = unique_name("native")
+    engine.create(name, {"": (DIMENSION, DISTANCES[metric])})
+    points = native_points(count, seed)
+    engine.upsert(name, points)
+    return name, contract_records(points)
+
+
+async def scan_all(collection: vb.Collection, page_size: int = 7, **options: Any) -> list[vb.Record]:
+    return [record async for page in collection.scan(page_size, **options) for record in page.records]
+
+
+# --- discovery -----------------------------------------------------------------------------------
+
+
+async def test_a_collection_written_by_the_engine_is_listed_and_described(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine, "cosine")
+    store = await connect()
+    listed = {spec.name: spec for spec in await store.list_collections(native=True)}
+    assert set(listed) == {name}
+    info = await store.describe_collection(name)
+    assert (info.spec.dimension, info.spec.metric, info.count) == (DIMENSION, vb.Metric.COSINE, len(records))
+    layout = info.spec.layout
+    assert layout is not None
+    assert (layout.preset, layout.id, layout.vector, layout.document, layout.namespace) == (
+        "native",
+        "",
+        "",
+        "text",
+        None,
+    )
+    fields = {field.name: field for field in layout.fields}
+    assert fields["#id"].type == "uint|uuid"
+    assert (fields["#vector"].role, fields["#vector"].type) == (FieldRole.VECTOR, "float[8] Cosine")
+    assert fields["text"].role is FieldRole.DOCUMENT
+    assert (fields["n"].type, fields["n"].role) == ("float|int", FieldRole.METADATA)
+    assert fields["tags"].type == "list[str]"
+    assert fields["nested"].type == "object" and "JSON text" in fields["nested"].note
+    assert fields["scores"].type == "list[int]" and "refused" in fields["scores"].note
+    assert fields["big"].type == "bigint" and "decimal strings" in fields["big"].note
+    assert fields["none"].type == "null" and "absent" in fields["none"].note
+
+
+async def test_vecbridge_collections_are_not_native(engine: Engine, connect: Any) -> None:
+    name, _ = make_native(engine)
+    store = await connect()
+    own = unique_name("own")
+    await store.create_collection(own, 4, "dot")
+    assert {spec.name for spec in await store.list_collections(native=True) if spec.native} == {name}
+    with pytest.raises(vb.LayoutError, match="vecbridge's own"):
+        await store.describe_collection(own, layout="native")
+
+
+async def test_reading_never_writes(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine)
+    before = engine.snapshot()
+    store = await connect()
+    await store.list_collections(native=True)
+    native = store.collection(name)
+    await store.describe_collection(name)
+    await native.get([r.id for r in records])
+    await native.query(records[0].vector, top_k=5, filter={"color": "red"})
+    await native.count({"n": {"$gt": 2}})
+    await scan_all(native)
+    await store.list_namespaces(name)
+    await store.close()
+    assert engine.snapshot() == before
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def test_get_returns_the_records_as_the_contract_reads_them(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine)
+    store = await connect()
+    wanted = [r.id for r in records] + ["404", str(uuid.uuid4()), "0007", records[0].id.replace("-", "")]
+    got = {r.id: r for r in await store.collection(name).get(wanted)}
+    assert sorted(got) == sorted(r.id for r in records)
+    for record in records:
+        mine = got[record.id]
+        assert (mine.metadata, mine.document) == (record.metadata, record.document)
+        np.testing.assert_allclose(mine.vector, record.vector, rtol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+async def test_query_scores_follow_the_vecbridge_convention(engine: Engine, connect: Any, metric: str) -> None:
+    name, records = make_native(engine, metric, seed=1)
+    store = await connect()
+    query = np.random.default_rng(9).normal(size=DIMENSION).astype(np.float32)
+    scores = reference_scores(metric, np.stack([r.vector for r in records]), query)
+    order = np.argsort(-scores)[:10]
+    matches = await store.collection(name).query(query, top_k=10)
+    assert [m.id for m in matches] == [records[i].id for i in order]
+    np.testing.assert_allclose([m.score for m in matches], scores[order], atol=1e-4)
+    assert (matches[0].metadata, matches[0].document) == (records[order[0]].metadata, records[order[0]].document)
+
+
+@pytest.mark.parametrize("filter_", FILTERS, ids=[json.dumps(f) for f in FILTERS])
+async def test_filters_give_the_reference_answer(engine: Engine, connect: Any, filter_: dict[str, Any]) -> None:
+    name, records = make_native(engine, seed=2)
+    store = await connect()
+    native = store.collection(name)
+    want = expected_ids(records, filter_)
+    assert await native.count(filter_) == len(want)
+    assert sorted(r.id for r in await scan_all(native, filter=filter_)) == sorted(want)
+    query = np.random.default_rng(3).normal(size=DIMENSION).astype(np.float32)
+    chosen = [r for r in records if r.id in set(want)]
+    if chosen:
+        scores = reference_scores("euclidean", np.stack([r.vector for r in chosen]), query)
+        best = [chosen[i].id for i in np.argsort(-scores)[:5]]
+        assert [m.id for m in await native.query(query, top_k=5, filter=filter_)] == best
+
+
+@pytest.mark.parametrize(
+    ("filter_", "reason"),
+    [
+        ({"nested": "x"}, "'nested' .* holds object"),
+        ({"scores": 3}, r"'scores' .* holds list\[int\]"),
+        ({"big": {"$exists": True}}, "'big' .* holds bigint"),
+        ({"text": "text 1"}, "'text' .* is document"),
+    ],
+)
+async def test_filters_on_converted_or_non_metadata_keys_are_refused(
+    engine: Engine, connect: Any, filter_: dict[str, Any], reason: str
+) -> None:
+    name, _ = make_native(engine)
+    store = await connect()
+    with pytest.raises(vb.UnsupportedFilterError, match=reason):
+        await store.collection(name).count(filter_)
+
+
+async def test_scan_pages_every_record_once_and_resumes_from_a_cursor(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine, count=23)
+    store = await connect()
+    native = store.collection(name)
+    first = await anext(aiter(native.scan(5)))
+    assert first.cursor is not None and len(first.records) == 5
+    other = await vb.connect(engine.url)  # another connection resumes from the cursor
+    try:
+        rest = [r async for page in other.collection(name).scan(5, cursor=first.cursor) for r in page.records]
+    finally:
+        await other.close()
+    seen = [r.id for r in first.records + rest]
+    assert sorted(seen) == sorted(r.id for r in records) and len(seen) == len(set(seen))
+    with pytest.raises(vb.InvalidArgumentError, match="cursor"):
+        await anext(aiter(native.scan(5, cursor="qdrant:nope")))
+
+
+# --- vectors and metrics ---------------------------------------------------------------------------
+
+
+async def test_named_vectors_pick_the_only_one_or_list_them(engine: Engine, connect: Any) -> None:
+    rng = np.random.default_rng(4)
+    two, one, manhattan = unique_name("two"), unique_name("one"), unique_name("manhattan")
+    engine.create(two, {"a": (4, "Cosine"), "b": (3, "Dot")})
+    engine.create(one, {"dense": (3, "Euclid"), "m": (3, "Manhattan")})
+    engine.create(manhattan, {"": (3, "Manhattan")})
+    a, b = rng.normal(size=(2, 4)).tolist(), rng.normal(size=(2, 3)).tolist()
+    engine.upsert(two, [(1, {"a": a[0], "b": b[0]}, {"k": 1}), (2, {"a": a[1], "b": b[1]}, {"k": 2})])
+    engine.upsert(one, [(1, {"dense": b[0], "m": b[1]}, {})])
+    store = await connect()
+    with pytest.raises(vb.LayoutError, match=r"candidates for 'vector' are a, b.*\{\"vector\": \"a\"\}"):
+        await store.describe_collection(two)
+    chosen = store.collection(two, layout={"vector": "b"})
+    spec = await chosen.spec()
+    assert (spec.dimension, spec.metric) == (3, vb.Metric.DOT)
+    matches = await chosen.query(b[0], top_k=2, include_vector=True)
+    assert matches[0].id == "1" and matches[0].score == pytest.approx(float(np.dot(b[0], b[0])), rel=1e-5)
+    np.testing.assert_allclose(matches[0].vector, b[0], rtol=1e-6)
+    described = (await store.describe_collection(one)).spec
+    assert (described.layout.vector, described.metric) == ("dense", vb.Metric.EUCLIDEAN)  # type: ignore[union-attr]
+    assert {f.name: f.role for f in described.layout.fields}["#vector:m"] is FieldRole.UNFIT  # type: ignore[union-attr]
+    with pytest.raises(vb.LayoutError, match="Manhattan is not supported"):
+        await store.describe_collection(one, layout={"vector": "m"})
+    with pytest.raises(vb.LayoutError, match="no vector vecbridge can read"):
+        await store.describe_collection(manhattan)
+    with pytest.raises(vb.LayoutError, match="must be the same"):
+        await store.describe_collection(one, layout={"metric": "cosine"})
+    listed = {spec.name: spec for spec in await store.list_collections(native=True)}
+    assert set(listed) == {two, one, manhattan}  # listed even when the layout needs declaring
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+async def test_a_native_collection_is_read_only_unless_opened_writable(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine)
+    store = await connect()
+    with pytest.raises(vb.VecbridgeError, match="writable"):
+        await store.collection(name).upsert([records[0]])
+
+
+async def test_upsert_replaces_whole_points_and_deletes(engine: Engine, connect: Any) -> None:
+    name, records = make_native(engine)
+    store = await connect()
+    native = store.collection(name, writable=True)
+    int_id = next(r.id for r in records if r.id.isdigit())
+    uuid_id = next(r.id for r in records if not r.id.isdigit())
+    fresh = str(uuid.uuid4())
+    written = [
+        vb.Record(int_id, np.ones(DIMENSION, np.float32), {"color": "violet"}, "new text"),
+        vb.Record(uuid_id, np.full(DIMENSION, 2, np.float32), {"n": 99}),
+        vb.Record("123456789", np.full(DIMENSION, 3, np.float32), {"tags": ["a"]}, "added"),
+        vb.Record(fresh, np.full(DIMENSION, 4, np.float32), {}),
+    ]
+    await native.upsert(written)
+    got = {r.id: r for r in await native.get([r.id for r in written])}
+    for record in written:
+        assert (got[record.id].metadata, got[record.id].document) == (record.metadata, record.document)
+    for bad in ("0x1", "007", uuid_id.replace("-", ""), uuid_id.upper(), "not an id", str(2**64)):
+        with pytest.raises(vb.InvalidRecordError, match="unsigned integer"):
+            await native.upsert([vb.Record(bad, np.ones(DIMENSION, np.float32), {})])
+    with pytest.raises(vb.InvalidRecordError, match="document"):
+        await native.upsert([vb.Record("5", np.ones(DIMENSION, np.float32), {"text": "clash"})])
+    await native.delete([int_id, fresh])
+    await native.delete(filter={"color": "red"})
+    left = {r.id for r in await scan_all(native)}
+    gone = {int_id, fresh} | {r.id for r in records if r.metadata.get("color") == "red"}
+    assert left == ({r.id for r in records} | {"123456789"}) - gone
+    await store.close()
+    names, _ = engine.snapshot()
+    assert names == [name]
+    if engine.kind == "local":  # the payload was replaced, never merged
+        with engine.client() as client:
+            (point,) = client.retrieve(name, [uuid_id])
+            assert point.payload == {"n": 99}
+
+
+async def test_create_collection_in_a_native_layout(engine: Engine, connect: Any) -> None:
+    store = await connect()
+    name = unique_name("made")
+    made = await store.create_collection(name, 4, "dot", layout={"document": "body"})
+    await made.upsert([vb.Record("1", np.array([1, 0, 0, 0], np.float32), {"k": "v"}, "hello")])
+    assert [(m.id, m.document, m.metadata) for m in await made.query([1, 0, 0, 0], top_k=1)] == [
+        ("1", "hello", {"k": "v"})
+    ]
+    assert (await store.list_collections()) == []  # not a vecbridge collection: no facts point
+    await store.close()
+    _, state = engine.snapshot()
+    if engine.kind == "local":
+        ((_, config, schema, points),) = state
+        assert '"distance":"Dot"' in config and schema == {}
+        assert json.loads(points[0])["payload"] == {"k": "v", "body": "hello"}
