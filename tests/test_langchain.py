@@ -5,8 +5,12 @@ an exact evaluation, scores are vecbridge's scores, options are never silently i
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +243,17 @@ async def test_from_texts_opens_its_own_connection_and_close_releases_it() -> No
     with vector_store:
         assert [d.id for d in await vector_store.aget_by_ids(["kb-3", "kb-0"])] == ["kb-3", "kb-0"]
     assert vector_store.sync_store.closed
+
+
+@pytest.mark.parametrize("url_fixture", [None, "pgvector_url"], ids=["memory", "pgvector"])
+def test_the_rag_script_of_the_docs_runs_unchanged_on_each_url(
+    url_fixture: str | None, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = "memory://" if url_fixture is None else request.getfixturevalue(url_fixture)
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "integrations.md").read_text()
+    script = re.search(r"### A small RAG script.*?```python\n(.*?)```", docs, re.DOTALL)
+    assert script is not None
+    (tmp_path / "rag.py").write_text(script.group(1))
+    done = subprocess.run([sys.executable, str(tmp_path / "rag.py"), url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "A declined card" in done.stdout and "Parcels" not in done.stdout
