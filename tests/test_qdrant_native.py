@@ -445,3 +445,212 @@ async def test_create_collection_in_a_native_layout(engine: Engine, connect: Any
         ((_, config, schema, points),) = state
         assert '"distance":"Dot"' in config and schema == {}
         assert json.loads(points[0])["payload"] == {"k": "v", "body": "hello"}
+
+
+# --- frameworks (local mode: they write through qdrant-client) -----------------------------------
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Engine:
+    return Engine("local", tmp_path / "frameworks")
+
+
+async def copy_through(url: str, source: str, target: str, preset: str, metric: str = "cosine") -> list[vb.Record]:
+    """Every record of ``source`` (read through ``preset``) written into a new ``target`` in that preset."""
+    async with vb.connect(url) as store:
+        records = await scan_all(store.collection(source, layout=preset), include_vector=True)
+        made = await store.create_collection(target, DIMENSION, metric, layout=preset)
+        await made.upsert(records)
+        return records
+
+
+def assert_same_answers(mine: list[tuple[Any, ...]], theirs: list[tuple[Any, ...]]) -> None:
+    """Equal answers, in the same order: every part equal, the last (the framework's score) to 1e-6."""
+    assert [answer[:-1] for answer in mine] == [answer[:-1] for answer in theirs]
+    assert [answer[-1] for answer in mine] == pytest.approx([answer[-1] for answer in theirs], abs=1e-6)
+
+
+def fake_embedding() -> Any:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    return DeterministicFakeEmbedding(size=DIMENSION)
+
+
+LANGCHAIN_METADATA: list[dict[str, Any] | None] = [
+    {"source": f"s{i % 2}", "page": i, "score": i / 4, "tags": ["a", f"t{i}"], "draft": i == 2} for i in range(7)
+] + [None]
+
+
+def langchain_collection(local: Engine, name: str) -> list[str]:
+    """Documents added by langchain-qdrant (``uuid4().hex``-style ids, its default); returns the ids given."""
+    from langchain_qdrant import QdrantVectorStore
+
+    ids = [uuid.UUID(int=(i + 1) * 977).hex for i in range(len(LANGCHAIN_METADATA))]
+    texts = [f"passage {i} about {'cats' if i % 2 else 'dogs'}" for i in range(len(ids))]
+    store = QdrantVectorStore.from_texts(
+        texts, fake_embedding(), metadatas=LANGCHAIN_METADATA, ids=ids, path=str(local.directory), collection_name=name
+    )
+    store.client.close()
+    return ids
+
+
+def langchain_search(local: Engine, name: str, query: str, **options: Any) -> list[tuple[str, dict[str, Any], float]]:
+    from langchain_qdrant import QdrantVectorStore
+
+    with local.client() as client:
+        store = QdrantVectorStore(client=client, collection_name=name, embedding=fake_embedding())
+        found = store.similarity_search_with_score(query, k=5, **options)
+    return [
+        (doc.page_content, {k: v for k, v in doc.metadata.items() if k != "_collection_name"}, score)
+        for doc, score in found
+    ]
+
+
+async def test_langchain_documents_read_back_as_langchain_wrote_them(local: Engine) -> None:
+    ids = langchain_collection(local, "lc_source")
+    async with vb.connect(local.url) as store:
+        info = await store.describe_collection("lc_source")
+        assert info.spec.layout is not None and info.spec.layout.preset == "langchain"
+        assert (info.spec.layout.document, info.spec.layout.metadata_keys_from) == ("page_content", ("metadata",))
+        records = {r.id: r for r in await scan_all(store.collection("lc_source"))}
+        assert await store.collection("lc_source").count({"source": "s1"}) == 3
+    # the trap: LangChain's hex ids come back hyphenated, as LangChain itself reports them in "_id"
+    assert sorted(records) == sorted(str(uuid.UUID(i)) for i in ids)
+    for position, given in enumerate(ids):
+        record = records[str(uuid.UUID(given))]
+        assert record.document == f"passage {position} about {'cats' if position % 2 else 'dogs'}"
+        assert record.metadata == (LANGCHAIN_METADATA[position] or {})
+    ((_, metadata, _), *_) = langchain_search(local, "lc_source", "passage 3 about cats")
+    assert metadata["_id"] in records
+
+
+async def test_langchain_reads_what_vecbridge_writes_through_the_preset(local: Engine) -> None:
+    langchain_collection(local, "lc_source")
+    await copy_through(local.url, "lc_source", "lc_copy", "langchain")
+    for query in ("passage 3 about cats", "dogs"):
+        assert_same_answers(langchain_search(local, "lc_copy", query), langchain_search(local, "lc_source", query))
+    with local.client() as client:  # the shape LangChain wrote: payload keys and the unnamed vector
+        (point,) = client.retrieve("lc_copy", [str(uuid.UUID(int=8 * 977))])
+        assert point.payload == {"page_content": "passage 7 about cats", "metadata": {}}
+        assert isinstance(client.get_collection("lc_copy").config.params.vectors, models.VectorParams)
+
+
+def llamaindex_nodes(count: int = 6) -> list[Any]:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    rng = np.random.default_rng(11)
+    return [
+        TextNode(
+            id_=str(uuid.UUID(int=i + 100)),
+            text=f"node {i} text",
+            metadata={"source": f"s{i % 2}", "page": i},
+            embedding=rng.normal(size=DIMENSION).tolist(),
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc-{i % 3}")},
+        )
+        for i in range(count)
+    ]
+
+
+def llamaindex_query(local: Engine, name: str, vector: list[float]) -> list[tuple[str, str, dict[str, Any], Any]]:
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+
+    with local.client() as client:
+        result = QdrantVectorStore(collection_name=name, client=client).query(
+            VectorStoreQuery(query_embedding=vector, similarity_top_k=4)
+        )
+    return [(node.node_id, node.text, node.metadata, node.ref_doc_id) for node in result.nodes or []]
+
+
+@pytest.mark.parametrize("vector_name", ["", "text-dense"])
+async def test_llamaindex_text_comes_from_node_content_and_goes_back_into_it(local: Engine, vector_name: str) -> None:
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+
+    nodes = llamaindex_nodes()
+    with local.client() as client:
+        if vector_name:  # the newer layout: a named dense vector (the store detects it from the config)
+            params = models.VectorParams(size=DIMENSION, distance=models.Distance.COSINE)
+            client.create_collection("li_source", vectors_config={vector_name: params})
+        QdrantVectorStore(collection_name="li_source", client=client).add(nodes)
+    async with vb.connect(local.url) as store:
+        spec = (await store.describe_collection("li_source")).spec
+        assert spec.layout is not None and (spec.layout.preset, spec.layout.vector) == ("llamaindex", vector_name)
+        records = {r.id: r for r in await scan_all(store.collection("li_source"))}
+        assert {i: (r.document, r.metadata["source"]) for i, r in records.items()} == {
+            n.node_id: (n.text, n.metadata["source"]) for n in nodes
+        }
+        assert await store.collection("li_source").count({"doc_id": "doc-1"}) == 2
+    await copy_through(local.url, "li_source", "li_copy", "llamaindex")
+    query = np.random.default_rng(5).normal(size=DIMENSION).tolist()
+    assert llamaindex_query(local, "li_copy", query) == llamaindex_query(local, "li_source", query)
+    # a record that never was a node (no _node_content) becomes one LlamaIndex reads, text included
+    async with vb.connect(local.url) as store:
+        made = await store.create_collection("li_plain", DIMENSION, "cosine", layout="llamaindex")
+        plain = str(uuid.UUID(int=7))
+        await made.upsert([vb.Record(plain, np.ones(DIMENSION, np.float32), {"k": "v", "n": 2}, "plain text")])
+        assert [(r.id, r.document) for r in await made.get([plain])] == [(plain, "plain text")]
+    assert llamaindex_query(local, "li_plain", [1.0] * DIMENSION) == [(plain, "plain text", {"k": "v", "n": 2}, None)]
+
+
+def haystack_store(local: Engine, name: str) -> Any:
+    from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+
+    return QdrantDocumentStore(path=str(local.directory), index=name, embedding_dim=DIMENSION, similarity="cosine")
+
+
+def haystack_search(local: Engine, name: str, vector: list[float]) -> list[tuple[str, Any, dict[str, Any], float]]:
+    store = haystack_store(local, name)
+    try:
+        found = store._query_by_embedding(query_embedding=vector, top_k=4)
+    finally:
+        store.close()
+    return [(doc.id, doc.content, doc.meta, doc.score) for doc in found]
+
+
+async def test_haystack_ids_content_and_meta_round_trip(local: Engine) -> None:
+    from haystack import Document
+
+    rng = np.random.default_rng(12)
+    documents = [
+        Document(
+            id=f"doc-{i}",
+            content=None if i == 4 else f"content {i}",
+            meta={"source": f"s{i % 2}", "page": i, "tags": ["x"]},
+            embedding=rng.normal(size=DIMENSION).tolist(),
+        )
+        for i in range(6)
+    ]
+    source = haystack_store(local, "hs_source")
+    try:
+        source.write_documents(documents)
+    finally:
+        source.close()
+    async with vb.connect(local.url) as store:
+        native = store.collection("hs_source")
+        assert (await native.spec()).layout.preset == "haystack"  # type: ignore[union-attr]
+        got = {r.id: r for r in await native.get(["doc-1", "doc-4", "missing"])}
+        assert (got["doc-1"].document, got["doc-1"].metadata) == (
+            "content 1",
+            {"source": "s1", "page": 1, "tags": ["x"]},
+        )
+        assert got["doc-4"].document is None and set(got) == {"doc-1", "doc-4"}
+        assert sorted(m.id for m in await native.query(documents[0].embedding, top_k=6, filter={"source": "s0"})) == [
+            "doc-0",
+            "doc-2",
+            "doc-4",
+        ]
+    await copy_through(local.url, "hs_source", "hs_copy", "haystack")
+    query = rng.normal(size=DIMENSION).tolist()
+    assert_same_answers(haystack_search(local, "hs_copy", query), haystack_search(local, "hs_source", query))
+    async with vb.connect(local.url) as store:  # the same id written again replaces its point
+        copy = store.collection("hs_copy", layout="haystack", writable=True)
+        await copy.upsert([vb.Record("doc-1", np.ones(DIMENSION, np.float32), {"page": 10}, "again")])
+        assert await copy.count() == 6
+        await copy.delete(["doc-2"])
+        await copy.delete(filter={"page": 10})
+        assert sorted(r.id for r in await scan_all(copy)) == ["doc-0", "doc-3", "doc-4", "doc-5"]
+    with local.client() as client:  # qdrant-haystack's own point ids: uuid5 of the id in its namespace
+        point_ids = {str(p.id) for p in client.scroll("hs_copy", limit=10)[0]}
+    assert point_ids == {
+        str(uuid.uuid5(uuid.UUID("3896d314-1e95-4a3a-b45a-945f9f0b541d"), f"doc-{i}")) for i in (0, 3, 4, 5)
+    }

@@ -469,8 +469,9 @@ class NativeCollections:
         with self.adapter.errors(f"upsert into {spec.name!r}"):
             if layout.id:  # the same ids held by other points (written by another rule) are replaced too
                 others = await self._hits_by_id(spec, namespace, [r.id for r in records], False)
-                stale = [point_id_of(hit.id) for hit in others if hit.id not in points]
-                await self.transport.delete_ids(spec.name, [p for p in stale if p is not None])
+                stale = [p for p in (point_id_of(hit.id) for hit in others if hit.id not in points) if p is not None]
+                if stale:
+                    await self.transport.delete_ids(spec.name, stale)
             await self.transport.upsert(spec.name, points, vectors, payloads, str(layout.vector))
 
     async def delete_ids(self, spec: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
