@@ -32,6 +32,7 @@ from vecbridge.types import (
     Metric,
     Page,
     Record,
+    SearchParams,
     Vector,
 )
 from vecbridge.url import URL
@@ -242,10 +243,17 @@ class SyncCollection:
         filter: Filter | None = None,
         min_score: float | None = None,
         include_vector: bool = False,
+        search: SearchParams | None = None,
     ) -> list[Match]:
         return self.store.run(
-            self.collection.query(vector, top_k, filter=filter, min_score=min_score, include_vector=include_vector)
+            self.collection.query(
+                vector, top_k, filter=filter, min_score=min_score, include_vector=include_vector, search=search
+            )
         )
+
+    def partitions(self, count: int) -> list[str | None]:
+        """``Collection.partitions``: disjoint ranges covering the namespace, as scan cursors."""
+        return self.store.run(self.collection.partitions(count))
 
     def get(self, ids: Sequence[str], *, include_vector: bool = True) -> list[Record]:
         return self.store.run(self.collection.get(ids, include_vector=include_vector))
