@@ -56,3 +56,21 @@ class TestNativeScan(NativeLayout, ScanTests):
 
 class TestNativeDifferential(NativeLayout, DifferentialTests):
     conformance_examples = 15
+
+
+class NamespacedLayout(NativeLayout):
+    """A namespace column (``tenant``, part of the primary key): namespaces are its values."""
+
+    layout: ClassVar[vb.Layout | str | None] = vb.Layout.parse({**LAYOUT, "namespace": "tenant"})
+
+
+class TestNamespacedNativeQuery(NamespacedLayout, QueryTests):
+    pass
+
+
+class TestNamespacedNativeScan(NamespacedLayout, ScanTests):
+    pass
+
+
+class TestNamespacedNativeCount(NamespacedLayout, CountTests):
+    pass

@@ -229,7 +229,7 @@ class ScanTests(SuiteBase):
         page = await self.first_page(collection, 5)
         assert page is not None and page.cursor is not None
         async with vb.connect(backend_url) as other:
-            handle = other.collection(collection.name)
+            handle = other.collection(collection.name, layout=self.layout)  # a native table: the same layout
             rest = [r.id async for p in handle.scan(5, cursor=page.cursor) for r in p.records]
         assert Counter([r.id for r in page.records] + rest) == Counter(r.id for r in records)
 
