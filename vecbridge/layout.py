@@ -14,6 +14,8 @@ native value into a contract value (:func:`metadata_value`), so every backend co
 Conversion rules (``docs/existing-data.md`` has the table):
 
 * null / ``None``: the key is absent (the contract has no null);
+* a float that is an exact integer, under a key the layout lists in ``integers``: that int (for
+  stores that hold every number as a float, such as Pinecone: the layout says which keys are ints);
 * str, bool, an int within +-2**53, a finite float, a non-empty list of str: unchanged;
 * an int beyond +-2**53, a ``Decimal`` that is not exactly a float: its decimal string;
 * a ``Decimal`` that is exactly an int or a float: that number;
@@ -119,6 +121,7 @@ LAYOUT_KEYS = (
     "document",
     "metadata",
     "metadata_keys_from",
+    "integers",
     "namespace",
     "metric",
     "writable",
@@ -147,6 +150,9 @@ class Layout:
     metadata: tuple[str, ...] | None = None
     #: JSON fields whose keys are merged into the metadata (a field's own keys win over theirs)
     metadata_keys_from: tuple[str, ...] | None = None
+    #: metadata keys holding integers in a store that keeps every number as a float (Pinecone):
+    #: a float value that is an exact integer reads back as an int
+    integers: tuple[str, ...] | None = None
     #: field holding the namespace (``tenant_id``); ``""`` is the store's native namespace
     #: (a Pinecone namespace, a Milvus partition); ``None`` when inferred as neither: one namespace
     namespace: str | None = None
@@ -219,6 +225,7 @@ class Layout:
             document=text("document"),
             metadata=names("metadata"),
             metadata_keys_from=names("metadata_keys_from"),
+            integers=names("integers"),
             namespace=text("namespace"),
             metric=None if metric is None else Metric.parse(str(metric)),
             writable=writable,
@@ -233,6 +240,7 @@ class Layout:
             "document": self.document,
             "metadata": "*" if self.metadata is None else list(self.metadata),
             "metadata_keys_from": [] if self.metadata_keys_from is None else list(self.metadata_keys_from),
+            "integers": None if self.integers is None else list(self.integers),
             "namespace": self.namespace,
             "metric": None if self.metric is None else self.metric.value,
             "writable": self.writable,
@@ -248,6 +256,8 @@ class Layout:
         if self.metadata_keys_from:
             keys += f" + keys of {', '.join(self.metadata_keys_from)}"
         parts.append(f"metadata={keys}")
+        if self.integers:
+            parts.append(f"integers={', '.join(self.integers)}")
         namespace = {None: "none", "": "native"}.get(self.namespace, self.namespace)
         parts.append(f"namespace={namespace}")
         parts.append(f"metric={'unknown' if self.metric is None else self.metric.value}")
@@ -267,6 +277,7 @@ class Layout:
             metadata_keys_from=(
                 self.metadata_keys_from if self.metadata_keys_from is not None else inferred.metadata_keys_from
             ),
+            integers=self.integers if self.integers is not None else inferred.integers,
             namespace=self.namespace if self.namespace is not None else inferred.namespace,
             metric=self.metric if self.metric is not None else inferred.metric,
             writable=self.writable or inferred.writable,
@@ -278,7 +289,15 @@ class Layout:
         vecbridge collection too)."""
         return any(
             value is not None
-            for value in (self.preset, self.id, self.vector, self.document, self.metadata, self.metadata_keys_from)
+            for value in (
+                self.preset,
+                self.id,
+                self.vector,
+                self.document,
+                self.metadata,
+                self.metadata_keys_from,
+                self.integers,
+            )
         ) or any(value is not None for value in (self.namespace, self.metric))
 
     def unfit_fields(self) -> list[NativeField]:
@@ -304,6 +323,8 @@ class Layout:
             if reason is not None:
                 self.drops.add(key, reason)
                 continue
+            if self.integers and key in self.integers and isinstance(value, float) and value.is_integer():
+                value = int(value)
             try:
                 metadata[key] = metadata_value(value)
             except NotConvertibleError as exc:
