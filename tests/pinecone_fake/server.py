@@ -3,11 +3,11 @@
 Faithful to the documented API where the SDK or the docs pin it (paths, JSON shapes, camelCase,
 limits: 1,000 vectors and 2 MB per upsert, 40 KB of metadata per vector, ASCII ids of at most 512
 characters, ``top_k`` <= 10,000 and <= 1,000 with metadata or values, list pages <= 100, all-zero
-dense vectors rejected). Where the docs are silent it answers in the least convenient documented-
-compatible way: euclidean scores are squared distances, ``$ne``/``$nin`` skip missing fields,
-writes become visible ``visibility_delay`` seconds after they are acknowledged, deleting from an
-unknown namespace is a 404, a new index is "Initializing" for a moment and a deleted one
-"Terminating".
+dense vectors rejected, every metadata number held as a float64: an int comes back as ``3.0``).
+Where the docs are silent it answers in the least convenient documented-compatible way: euclidean
+scores are squared distances, ``$ne``/``$nin`` skip missing fields, writes become visible
+``visibility_delay`` seconds after they are acknowledged, deleting from an unknown namespace is a
+404, a new index is "Initializing" for a moment and a deleted one "Terminating".
 
 LSN headers: writes answer ``x-pinecone-lsn-committed`` (the write's position in the index log);
 queries answer ``x-pinecone-lsn-reconciled`` (the last position applied to the index). Fetch, list and
@@ -241,7 +241,11 @@ class FakePinecone:
             raise ApiFailure(
                 400, "INVALID_ARGUMENT", f"metadata size of {record_id!r} exceeds the limit of 40960 bytes"
             )
-        return dict(metadata)
+        # Pinecone keeps every number as a float64: an int written comes back as a float
+        return {
+            key: float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            for key, value in metadata.items()
+        }
 
     @staticmethod
     def _check_id(record_id: Any) -> str:

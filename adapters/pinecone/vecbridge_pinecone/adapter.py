@@ -26,6 +26,12 @@ How the contract maps (``docs/backends/pinecone.md`` has the whole story):
   euclidean score is not documented); cosine and dot scores are Pinecone's own;
 * ``scan`` is ``list`` (ids, paginated) + ``fetch``; ``count``/``delete`` by filter have no exact
   serverless call and are emulated on ``scan`` with the filter evaluated client-side (exact).
+
+Indexes vecbridge did not create (no ``vecbridge`` tag) are read through a layout, and written in
+their own shape only when the caller opts in: :mod:`vecbridge_pinecone.native` says how (names,
+namespaces, metadata, documents, filters), :mod:`vecbridge_pinecone.presets` what LangChain,
+LlamaIndex and Haystack write. The primitives below serve both; a spec with a ``layout`` takes its
+namespace, ids and metadata from there.
 """
 
 from __future__ import annotations
@@ -68,7 +74,8 @@ from vecbridge.errors import (
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode, evaluate
-from vecbridge.types import CollectionSpec, FloatArray, Match, Metric, Page, Record
+from vecbridge.layout import Layout
+from vecbridge.types import CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge.url import URL
 from vecbridge_pinecone.codec import (
     METRIC_TO_PINECONE,
@@ -84,6 +91,7 @@ from vecbridge_pinecone.codec import (
     spec_from_index,
 )
 from vecbridge_pinecone.filters import PineconeFilter, PineconeFilterCompiler
+from vecbridge_pinecone.native import DEFAULT_ALIAS, NativeIndexes
 
 T = TypeVar("T")
 
@@ -132,7 +140,7 @@ class PineconeAdapter(Adapter):
 
     name: ClassVar[str] = "pinecone"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.NATIVE_LAYOUTS}
     )
     max_batch: ClassVar[int] = MAX_UPSERT_VECTORS
     # the core estimates 4 bytes per float; the JSON the SDK sends takes up to ~25
@@ -149,6 +157,8 @@ class PineconeAdapter(Adapter):
         self.tls = tls
         self.consistency_timeout = consistency_timeout
         self._indexes: dict[str, tuple[str, AsyncIndex]] = {}
+        #: indexes vecbridge did not create (a spec with a layout): :mod:`vecbridge_pinecone.native`
+        self.native = NativeIndexes(self)
 
     @classmethod
     async def connect(cls, url: URL) -> Adapter:
@@ -193,6 +203,8 @@ class PineconeAdapter(Adapter):
         await self.client.close()
 
     def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> PineconeFilter:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
         return PineconeFilterCompiler().compile_filter(node)
 
     def map_error(self, exc: Exception, action: str) -> VecbridgeError:
@@ -322,8 +334,13 @@ class PineconeAdapter(Adapter):
     # --- collections ---------------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        if spec.layout is not None:
+            return await self.native.create(spec)
+        await self._create_index(spec, facts_tags(spec))
+
+    async def _create_index(self, spec: CollectionSpec, tags: dict[str, str] | None) -> None:
+        """Create the serverless index of ``spec`` (with ``tags``) and wait until it is ready."""
         name = index_name(spec.name)
-        tags = facts_tags(spec)
         with self.errors(f"create collection {spec.name!r}"):
             await self.client.create_index(
                 name=name,
@@ -373,9 +390,21 @@ class PineconeAdapter(Adapter):
         return [self._spec_of(model) for model in models if is_vecbridge_index(model.tags)]
 
     async def describe_collection(self, name: str) -> CollectionSpec:
-        return self._spec_of(await self._describe(name))
+        model = await self._describe(name)
+        if not is_vecbridge_index(model.tags):
+            # an index vecbridge did not create is read through a layout (native.py)
+            raise CollectionNotFoundError(f"pinecone: index {model.name!r} exists but was not created by vecbridge")
+        return self._spec_of(model)
+
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_all()
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
 
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         stats = await self._call(collection.name, "list namespaces", lambda index: index.describe_index_stats())
         return [name for name, summary in stats.namespaces.items() if summary.vector_count > 0]
 
@@ -388,7 +417,9 @@ class PineconeAdapter(Adapter):
         plan reads none) the all-zero flag ``_vb_zero`` is counted as if present: at most 18 bytes
         stricter than the write itself. Ids need no check: every id the contract allows is stored
         (:func:`~vecbridge_pinecone.codec.native_id` hashes those the SDK's rule - ASCII, 1-512
-        characters, no NUL - refuses)."""
+        characters, no NUL - refuses). An index in its own shape: :meth:`NativeIndexes.check_storable`."""
+        if collection.layout is not None:
+            return self.native.check_storable(collection, record)
         known = len(record.vector) == collection.dimension
         zero = not np.any(record.vector) if known else True
         oversize = oversize_metadata(record.id, record.metadata, record.document, zero)
@@ -396,14 +427,50 @@ class PineconeAdapter(Adapter):
             field, _, detail = oversize
             raise InvalidRecordError(detail, record_id=record.id, field=field)
 
-    def _upsert_requests(self, records: Sequence[Record]) -> list[list[dict[str, Any]]]:
+    # --- how a record maps, on vecbridge's own indexes and through a layout ----------------------------
+
+    def _namespace(self, collection: CollectionSpec, namespace: str) -> str:
+        if collection.layout is not None:
+            return self.native.pinecone_namespace(collection, namespace)
+        return namespace
+
+    def _native_id(self, collection: CollectionSpec, record_id: str) -> str:
+        return record_id if collection.layout is not None else native_id(record_id)
+
+    def _vector(self, collection: CollectionSpec, record: Record) -> dict[str, Any]:
+        """The Pinecone vector (id, values, metadata) of a record."""
+        if collection.layout is not None:
+            return {
+                "id": record.id,
+                "values": self.native.values(record),
+                "metadata": self.native.encode(collection, record),
+            }
+        values, zero = encode_values(record.vector)
+        metadata = encode_metadata(record.id, record.metadata, record.document, zero)
+        return {"id": native_id(record.id), "values": values, "metadata": metadata}
+
+    def _decoded(
+        self, collection: CollectionSpec, native: str, raw: dict[str, Any] | None
+    ) -> tuple[str, Metadata, str | None]:
+        """(id, metadata, document) of a Pinecone vector."""
+        if collection.layout is not None:
+            return (native, *self.native.decode(collection, native, raw))
+        return decode_metadata(native, raw)
+
+    def _values(self, collection: CollectionSpec, values: Sequence[float], raw: dict[str, Any] | None) -> FloatArray:
+        if collection.layout is not None:
+            return np.asarray(values, dtype=np.float32)
+        return decode_values(values, raw)
+
+    # --- writes, continued ----------------------------------------------------------------------------
+
+    def _upsert_requests(self, collection: CollectionSpec, records: Sequence[Record]) -> list[list[dict[str, Any]]]:
         """Pinecone vectors in requests of at most 1,000 vectors and (an upper bound of) 2 MB."""
         requests: list[list[dict[str, Any]]] = [[]]
         size = 0
         for record in records:
-            values, zero = encode_values(record.vector)
-            metadata = encode_metadata(record.id, record.metadata, record.document, zero)
-            item = {"id": native_id(record.id), "values": values, "metadata": metadata}
+            item = self._vector(collection, record)
+            metadata = item["metadata"]
             item_size = JSON_BYTES_PER_FLOAT * len(record.vector) + len(json.dumps(metadata)) + 600
             if requests[-1] and (len(requests[-1]) >= MAX_UPSERT_VECTORS or size + item_size > MAX_UPSERT_BYTES):
                 requests.append([])
@@ -413,13 +480,15 @@ class PineconeAdapter(Adapter):
         return [request for request in requests if request]
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        namespace = self._namespace(collection, namespace)
         lsns: list[int | None] = []
-        for request in self._upsert_requests(records):
+        for request in self._upsert_requests(collection, records):
             response = await self._call(
                 collection.name, f"upsert into {collection.name!r}", _upserting(request, namespace)
             )
             lsns.append(response.response_info.lsn_committed if response.response_info else None)
-        await self._await_writes(collection, namespace, lsns, [native_id(r.id) for r in records], present=True)
+        ids = [self._native_id(collection, r.id) for r in records]
+        await self._await_writes(collection, namespace, lsns, ids, present=True)
 
     async def _await_writes(
         self, collection: CollectionSpec, namespace: str, lsns: list[int | None], ids: list[str], present: bool
@@ -443,13 +512,18 @@ class PineconeAdapter(Adapter):
         )
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
-        natives = list(dict.fromkeys(native_id(i) for i in ids))
+        await self._delete_natives(collection, self._namespace(collection, namespace), ids)
+
+    async def _delete_natives(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        """Delete by id in the Pinecone ``namespace``."""
+        natives = list(dict.fromkeys(self._native_id(collection, i) for i in ids))
         lsns: list[int | None] = []
         for start in range(0, len(natives), MAX_UPSERT_VECTORS):
             lsns.append(await self._raw_delete(collection, namespace, {"ids": natives[start : start + 1000]}))
         await self._await_writes(collection, namespace, lsns, natives, present=False)
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        namespace = self._namespace(collection, namespace)
         if filter is None:
             lsn = await self._raw_delete(collection, namespace, {"deleteAll": True})
             if lsn is None or not await self._await_lsn(collection, namespace, lsn):
@@ -458,7 +532,7 @@ class PineconeAdapter(Adapter):
         # no exact serverless delete-by-filter: find the ids client-side, then delete by id
         doomed = [native async for native, _ in self._records(collection, namespace, filter.node, False)]
         if doomed:
-            await self.delete_ids(collection, namespace, doomed)
+            await self._delete_natives(collection, namespace, doomed)
 
     async def _await_empty(self, collection: CollectionSpec, namespace: str) -> None:
         deadline = time.monotonic() + self.consistency_timeout
@@ -486,6 +560,7 @@ class PineconeAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> list[Match]:
+        namespace = self._namespace(collection, namespace)
         euclidean = collection.metric is Metric.EUCLIDEAN
         query = np.asarray(vector, dtype=np.float32)
         compiled: PineconeFilter | None = filter
@@ -496,7 +571,7 @@ class PineconeAdapter(Adapter):
                 top_k=top_k,
                 vector=query.tolist(),
                 namespace=namespace,
-                filter=compiled.json if compiled is not None else None,
+                filter=compiled.json if compiled is not None and compiled.json else None,
                 include_metadata=True,
                 include_values=include_vectors or euclidean,
             ),
@@ -504,8 +579,8 @@ class PineconeAdapter(Adapter):
         )
         matches: list[Match] = []
         for match in response.matches if response is not None else []:
-            record_id, metadata, document = decode_metadata(match.id, match.metadata)
-            values = decode_values(match.values, match.metadata) if match.values else None
+            record_id, metadata, document = self._decoded(collection, match.id, match.metadata)
+            values = self._values(collection, match.values, match.metadata) if match.values else None
             score = float(match.score)
             if euclidean:
                 if values is None:
@@ -550,9 +625,11 @@ class PineconeAdapter(Adapter):
                 namespace_missing=lambda: None,
             )
             for native, vector in (response.vectors if response is not None else {}).items():
-                record_id, metadata, document = decode_metadata(native, vector.metadata)
+                record_id, metadata, document = self._decoded(collection, native, vector.metadata)
                 values = (
-                    decode_values(vector.values, vector.metadata) if include_vectors else np.zeros(0, dtype=np.float32)
+                    self._values(collection, vector.values, vector.metadata)
+                    if include_vectors
+                    else np.zeros(0, dtype=np.float32)
                 )
                 found[native] = Record(id=record_id, vector=values, metadata=metadata, document=document)
         return found
@@ -560,8 +637,8 @@ class PineconeAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
-        wanted = {native_id(i): i for i in ids}
-        found = await self._fetch(collection, namespace, list(wanted), include_vectors)
+        wanted = {self._native_id(collection, i): i for i in ids}
+        found = await self._fetch(collection, self._namespace(collection, namespace), list(wanted), include_vectors)
         # a hashed id is only ours when the stored original matches (guards a deliberate collision)
         return [record for native, record in found.items() if record.id == wanted.get(native)]
 
@@ -614,9 +691,12 @@ class PineconeAdapter(Adapter):
                         yield native, record
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        namespace = self._namespace(collection, namespace)
         if filter is None:
             stats = await self._call(collection.name, "count", lambda index: index.describe_index_stats())
-            summary = stats.namespaces.get(namespace)
+            summary = stats.namespaces.get(namespace) or (
+                stats.namespaces.get(DEFAULT_ALIAS) if not namespace else None
+            )
             return summary.vector_count if summary is not None else 0
         # Pinecone serverless has no count by filter: count exactly over list + fetch
         total = 0
@@ -633,6 +713,7 @@ class PineconeAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> Page:
+        namespace = self._namespace(collection, namespace)
         state: dict[str, Any] = (
             {"t": None, "s": 0} if cursor is None else decode_cursor(cursor, self.name, _valid_cursor)
         )
