@@ -56,7 +56,7 @@ def _infer(table: NativeTable) -> Layout:
     vectors = [name for name, kind in columns.items() if kind.startswith("vector(")]
     if len(vectors) != 1:
         raise LayoutError("more than one vector column", role="vector", candidates=vectors)
-    texts = [name for name, kind in columns.items() if kind in TEXT_TYPES]
+    texts = [name for name, kind in columns.items() if kind in TEXT_TYPES and name != "id"]
     if len(texts) > 1:
         raise LayoutError("more than one text column could be the document", role="document", candidates=texts)
     return Layout(

@@ -169,6 +169,10 @@ def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
             )
         if len(skipped) > max_mismatches:
             console.print(f"  ... and {len(skipped) - max_mismatches} more (all in --report)", highlight=False)
+    if report.left_out:
+        console.print("left out while reading the source (values with no contract form):", style="yellow")
+        for line in report.left_out:
+            console.print(f"  LEFT OUT {line}", style="yellow", highlight=False, markup=False)
     verification = report.verification
     if verification is not None and verification.mode != "none":
         console.print(

@@ -9,7 +9,7 @@ whatever the collection size::
 
 Pages finish out of order (several writers), so the checkpoint is the source cursor after the last
 page such that it *and every page before it* are written. It lives in a local file keyed by source,
-destination, collections, namespaces and filter, and is replaced atomically: the source is never
+destination, collections, namespaces, filter and layouts, and is replaced atomically: the source is never
 written to. Replaying pages after a crash is safe because upserts are idempotent and replace whole
 records. A failed page is retried (jittered exponential backoff for transient errors) and then
 fails the run: nothing is ever skipped.
@@ -33,11 +33,14 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vecbridge.errors import InvalidArgumentError
 from vecbridge.filters import Filter
+from vecbridge.layout import Drops
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.compare import Mismatch, compare_records, metadata_differences
 from vecbridge.migrate.copy import _copy, _Sample
@@ -47,6 +50,15 @@ from vecbridge.migrate.report import MigrationReport, ProgressCallback
 from vecbridge.migrate.verify import VERIFY_MODES, Verification, VerifyMode, verify
 from vecbridge.store import Collection
 from vecbridge.types import Metric
+
+
+def _left_out(drops: Drops | None, before: Counter[tuple[str, str]]) -> list[str]:
+    """What this run's copy left out of the source's records (reads counted before it are not its own)."""
+    if drops is None:
+        return []
+    copied = Drops()
+    copied.counts = drops.counts - before
+    return copied.lines()
 
 
 def _first_error(error: BaseException) -> BaseException:
@@ -85,7 +97,10 @@ async def migrate(
 
     ``source`` and ``destination`` are collection handles (``store.collection(name)``); their own
     namespace is ignored: every namespace of the source is copied to the namespace of the same name,
-    unless ``namespaces`` selects some. ``filter`` copies a subset. ``page_size`` defaults to the
+    unless ``namespaces`` selects some. Layouts travel with the handles: a source opened with
+    ``layout=`` (or a native collection, inferred) is read through it, a destination opened with
+    ``layout=..., writable=True`` is written in that native shape (created in it when missing), and
+    verification reads both sides back through them. ``filter`` copies a subset. ``page_size`` defaults to the
     smaller of both backends' ``max_batch`` (at most 5,000). The destination collection is
     created with the source's facts when missing. Raises :class:`MigrationRefusedError` when the
     plan has errors (nothing written) and :class:`MigrationFailedError` when a write still fails
@@ -126,7 +141,7 @@ async def migrate(
     checkpoint_path = Path(plan.checkpoint_path)
     if restart:
         checkpoint_path.unlink(missing_ok=True)
-    identity = {
+    identity: dict[str, Any] = {
         "source": plan.source,
         "destination": plan.destination,
         "collection": plan.collection,
@@ -134,6 +149,9 @@ async def migrate(
         "filter": plan.filter,
         "namespaces_selected": list(namespaces) if namespaces else None,
     }
+    layouts = (plan.source_spec.layout, plan.destination_spec.layout)
+    if layouts != (None, None):
+        identity["layouts"] = [None if layout is None else layout.to_dict() for layout in layouts]
     resumed = plan.resume_from is not None
     checkpoint = (
         Checkpoint(checkpoint_path, plan.resume_from)
@@ -142,13 +160,16 @@ async def migrate(
     )
     if not plan.destination_exists:
         spec = plan.destination_spec
-        await destination.store.create_collection(
+        # the handle create_collection returns knows what describing may not yet (Chroma learns a
+        # collection's dimension from its first record)
+        destination = await destination.store.create_collection(
             destination.name,
             spec.dimension,
             spec.metric,
             index=spec.index,
             embedding_model=spec.embedding_model,
             exist_ok=True,
+            layout=spec.layout,  # a native shape (--to-layout), else vecbridge's own
         )
     checkpoint.save()
 
@@ -156,6 +177,8 @@ async def migrate(
     sample = _Sample(sample_size if verify_mode == "sample" else 0)
     report = MigrationReport(plan=plan, status="failed", resumed=resumed)
     started = time.perf_counter()
+    drops = plan.source_spec.layout.drops if plan.source_spec.layout is not None else None
+    dropped_before = Counter(drops.counts) if drops is not None else Counter()
     if not checkpoint.copy_complete:
         try:
             # index builds deferred to the end where the destination supports it (pgvector: ~400x faster
@@ -191,6 +214,7 @@ async def migrate(
         checkpoint.save()
     report.copy_seconds = time.perf_counter() - started
     report.written_total = checkpoint.written
+    report.left_out = _left_out(drops, dropped_before)
 
     report.verification = await verify(
         source,

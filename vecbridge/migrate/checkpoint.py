@@ -32,13 +32,22 @@ def checkpoint_key(
     to_collection: str,
     namespaces: Sequence[str] | None,
     filter_: dict[str, Any] | None,
+    layouts: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None),
 ) -> str:
-    """A stable key for one migration: URLs without passwords, collections, namespace selection, filter."""
-    identity = json.dumps(
-        [source_url, destination_url, collection, to_collection, sorted(namespaces) if namespaces else "*", filter_],
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    """A stable key for one migration: URLs without passwords, collections, namespace selection, filter,
+    and the layouts both sides are read and written through (so a changed layout never resumes another
+    copy); without layouts the key is the one earlier versions wrote, so their checkpoints still resume."""
+    parts: list[Any] = [
+        source_url,
+        destination_url,
+        collection,
+        to_collection,
+        sorted(namespaces) if namespaces else "*",
+        filter_,
+    ]
+    if layouts != (None, None):
+        parts.append(list(layouts))
+    identity = json.dumps(parts, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(identity.encode()).hexdigest()
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from vecbridge.adapter import Adapter, Capability
-from vecbridge.errors import InvalidRecordError, UnsupportedFilterError
+from vecbridge.errors import CollectionNotFoundError, InvalidRecordError, UnsupportedFilterError
 from vecbridge.filters import Filter, format_filter, parse_filter
+from vecbridge.layout import FieldRole, Layout, NativeField
 from vecbridge.migrate.checkpoint import Checkpoint, checkpoint_key, default_checkpoint_dir
 from vecbridge.migrate.compare import _type_tag
 from vecbridge.store import Collection
@@ -123,6 +125,9 @@ class MigrationPlan:
             "filter": self.filter,
             "checkpoint": self.checkpoint_path,
             "resume_from": self.resume_from,
+            "source_layout": _layout_dict(self.source_spec.layout),
+            "destination_layout": _layout_dict(self.destination_spec.layout),
+            "fields_not_mapped": [{"side": side, **native.to_dict()} for side, native, _ in self.fields_not_mapped()],
             "issues": [asdict(issue) for issue in self.issues],
             "metadata_keys": self.metadata_keys,
             "fit_checked": self.fit_checked,
@@ -139,9 +144,16 @@ class MigrationPlan:
             f"source:       {self.source} collection {self.collection!r}",
             f"destination:  {self.destination} collection {self.to_collection!r} ({state})",
             f"dimension:    {src.dimension} -> {dst.dimension}",
-            f"metric:       {src.metric.value} -> {dst.metric.value}",
+            f"metric:       {_metric_text(src)} -> {_metric_text(dst)}",
             f"index:        {src.index.kind} -> {dst.index.kind}",
             f"embedding:    {src.embedding_model or '-'} -> {dst.embedding_model or '-'}",
+            f"source layout: {_layout_line(src.layout)}",
+            f"destination layout: {_layout_line(dst.layout)}"
+            + ("" if self.destination_exists or dst.layout is None else " (created in this shape)"),
+            *(
+                f"field:        {side} {native.name} ({native.type}): {fate}"
+                for side, native, fate in self.fields_not_mapped()
+            ),
             f"filter:       {json.dumps(self.filter) if self.filter else '(none: every record)'}",
             "namespaces:   " + (", ".join(f"{ns} ({self.counts.get(ns, 0)})" for ns in self.namespaces) or "(none)"),
             f"records:      {self.total}",
@@ -158,6 +170,21 @@ class MigrationPlan:
         out.append("plan: OK" if self.ok else "plan: REFUSED (nothing will be written)")
         return out
 
+    def fields_not_mapped(self) -> list[tuple[str, NativeField, str]]:
+        """Every native field that is not copied as it is: (``source``/``destination``, the field, its fate)."""
+        found = []
+        for side, layout in (("source", self.source_spec.layout), ("destination", self.destination_spec.layout)):
+            for native in () if layout is None else layout.fields:
+                if native.role is FieldRole.UNFIT:
+                    verb = "not copied" if side == "source" else "not written"
+                    found.append((side, native, f"{verb}: {native.note}"))
+                elif native.role is FieldRole.IGNORED:
+                    verb = "not copied" if side == "source" else "not written"
+                    found.append((side, native, f"ignored, {verb}" + (f": {native.note}" if native.note else "")))
+                elif "converted" in native.note:
+                    found.append((side, native, native.note))  # the conversion rule its values follow
+        return found
+
     def _limits_line(self) -> str:
         if not self.fit_checked:
             return "the destination declares no record limits"
@@ -165,6 +192,31 @@ class MigrationPlan:
             return f"all {self.total} records fit the destination's record limits"
         fate = "left out of the copy (--skip-unfit)" if self.skip_unfit else "refuse the run"
         return f"{len(self.unfit)} of {self.total} records do not fit the destination and {fate}"
+
+
+def _layout_dict(layout: Layout | None) -> dict[str, Any] | None:
+    return None if layout is None else layout.to_dict()
+
+
+def _metric_text(spec: CollectionSpec) -> str:
+    return "unknown" if spec.layout is not None and spec.layout.metric is None else spec.metric.value
+
+
+def _layout_line(layout: Layout | None) -> str:
+    return "vecbridge's own" if layout is None else layout.describe()
+
+
+async def _spec_if_exists(collection: Collection) -> CollectionSpec | None:
+    """The destination's spec through its layout (vecbridge's own, else a native one), or ``None`` if missing."""
+    try:
+        return await collection.spec()
+    except CollectionNotFoundError:
+        return None
+
+
+def _file_part(name: str) -> str:
+    """A collection name as part of a file name: a native name may hold any character (``/`` too)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def _canonical_filter(filter_: Filter | None) -> dict[str, Any] | None:
@@ -193,16 +245,22 @@ async def plan_migration(
     """
     source_store, destination_store = source.store, destination.store
     canonical = _canonical_filter(filter)
-    source_spec = await source_store.adapter.describe_collection(source.name)
-    all_namespaces = await source_store.list_namespaces(source.name)
+    source_spec = await source.spec()  # through the source's layout: declared, inferred, or vecbridge's own
+    all_namespaces = sorted(await source_store.adapter.list_namespaces(source_spec))
     selected = list(dict.fromkeys(namespaces)) if namespaces else all_namespaces
     issues: list[PlanIssue] = []
-
+    declared = destination.declared_layout
     key = checkpoint_key(
-        source_store.url.render(), destination_store.url.render(), source.name, destination.name, namespaces, canonical
+        source_store.url.render(),
+        destination_store.url.render(),
+        source.name,
+        destination.name,
+        namespaces,
+        canonical,
+        (_layout_dict(source_spec.layout), _layout_dict(declared)),
     )
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
-    checkpoint_path = directory / f"{source.name}-to-{destination.name}-{key[:16]}.json"
+    checkpoint_path = directory / f"{_file_part(source.name)}-to-{_file_part(destination.name)}-{key[:16]}.json"
     existing_checkpoint = Checkpoint.load(checkpoint_path) if not restart else None
 
     counts: dict[str, int] = {}
@@ -226,13 +284,25 @@ async def plan_migration(
                         metadata_keys.setdefault(key, set()).add(_type_tag(value))
                 break
 
+    metric_known = source_spec.layout is None or source_spec.layout.metric is not None
+    if not metric_known:
+        issues.append(
+            PlanIssue(
+                "error",
+                "metric_unknown",
+                f"nothing in the source declares the metric of {source.name!r}, so scores and verification have no "
+                'meaning; declare it, e.g. --from-layout \'{"metric": "cosine"}\' (cosine, dot or euclidean)',
+            )
+        )
     wanted_metric = Metric.parse(metric) if metric is not None else source_spec.metric
-    destination_exists = await destination_store.has_collection(destination.name)
+    existing = await _spec_if_exists(destination)
+    destination_exists = existing is not None
     destination_count = 0
     capabilities = destination_store.capabilities
-    if destination_exists:
-        destination_spec = await destination_store.adapter.describe_collection(destination.name)
-        destination_count = (await destination_store.describe_collection(destination.name)).count
+    if existing is not None:
+        destination_spec = existing
+        destination_count = (await destination_store.describe_collection(destination.name, layout=declared)).count
+        issues.extend(_native_destination_issues(destination.name, existing))
         if destination_spec.dimension != source_spec.dimension:
             issues.append(
                 PlanIssue(
@@ -242,7 +312,9 @@ async def plan_migration(
                     f"{source_spec.dimension}",
                 )
             )
-        if destination_spec.embedding_model != source_spec.embedding_model:
+        # a native destination records no embedding model: nothing to compare it with
+        native_without_model = destination_spec.layout is not None and destination_spec.embedding_model is None
+        if destination_spec.embedding_model != source_spec.embedding_model and not native_without_model:
             issues.append(
                 PlanIssue(
                     "error",
@@ -270,14 +342,19 @@ async def plan_migration(
                 )
             )
     else:
+        shape = declared if declared is not None and declared.declares_roles else None
+        if shape is not None and shape.metric is None:  # created with the source's metric unless it declares one
+            shape = replace(shape, metric=wanted_metric)
         destination_spec = CollectionSpec(
             name=destination.name,
             dimension=source_spec.dimension,
-            metric=wanted_metric,
+            metric=wanted_metric if shape is None or shape.metric is None else shape.metric,
             index=source_spec.index,
             embedding_model=source_spec.embedding_model,
+            layout=shape,
         )
-    if destination_spec.metric != source_spec.metric:
+    destination_metric_known = destination_spec.layout is None or destination_spec.layout.metric is not None
+    if metric_known and destination_metric_known and destination_spec.metric != source_spec.metric:
         change = f"metric changes from {source_spec.metric.value} to {destination_spec.metric.value}: scores change"
         if allow_metric_change:
             issues.append(PlanIssue("warning", "metric_change", change + " (allowed)"))
@@ -365,6 +442,35 @@ async def _unfit_records(
                 except InvalidRecordError as exc:
                     found.append(UnfitRecord(namespace, record.id, exc.field or "record", _reason(exc)))
     return found
+
+
+def _native_destination_issues(name: str, spec: CollectionSpec) -> list[PlanIssue]:
+    """An existing destination vecbridge did not create is written only when opened writable, and
+    verified only when its metric is known."""
+    layout = spec.layout
+    if layout is None:
+        return []
+    issues = []
+    if not layout.writable:
+        issues.append(
+            PlanIssue(
+                "error",
+                "destination_read_only",
+                f"destination collection {name!r} was not created by vecbridge; to write into it in its own shape, "
+                "open it writable with --to-layout ('{}' writes through its inferred layout; or a preset name, "
+                "JSON text or a file declaring it)",
+            )
+        )
+    if layout.metric is None:
+        issues.append(
+            PlanIssue(
+                "error",
+                "destination_metric_unknown",
+                f"nothing in the destination declares the metric of {name!r}; declare it, e.g. "
+                '--to-layout \'{"metric": "cosine"}\'',
+            )
+        )
+    return issues
 
 
 def _unfit_issues(unfit: list[UnfitRecord], skip_unfit: bool) -> list[PlanIssue]:

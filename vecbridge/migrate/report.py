@@ -4,7 +4,7 @@ outcome (plan, copy, verification) when it ends."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only: verify imports ProgressCallback from here, a runtime import back would cycle
@@ -26,6 +26,8 @@ class MigrationReport:
     copy_seconds: float = 0.0
     verification: Verification | None = None
     error: str | None = None
+    #: what the copy's reads of a native source left out, one line per key and reason (``Drops.lines``)
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -51,6 +53,7 @@ class MigrationReport:
             "records_per_second": round(self.rate, 1),
             "error": self.error,
             "skipped_unfit": [asdict(record) for record in self.skipped],
+            "left_out": self.left_out,
             "plan": self.plan.to_dict(),
             "verification": None if self.verification is None else self.verification.to_dict(),
         }
