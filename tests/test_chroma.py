@@ -181,15 +181,18 @@ async def test_scan_sees_every_unchanged_record_once_while_others_are_written(st
     assert len(seen) == len(set(seen))
 
 
-async def test_collections_not_made_by_vecbridge_are_ignored(store: vb.Store, url: str, name: str) -> None:
+async def test_collections_not_made_by_vecbridge_are_native(store: vb.Store, url: str, name: str) -> None:
+    """Listed only with ``native=True``, described through a layout, never dropped by vecbridge
+    (``test_chroma_native.py`` has the rest)."""
     adapter = store.adapter
     assert isinstance(adapter, ChromaAdapter)
     native_name = unique_name("native")
     await adapter._call(adapter.client.create_collection, native_name, embedding_function=None)
     try:
         assert native_name not in [spec.name for spec in await store.list_collections()]
+        assert (await store.describe_collection(native_name)).spec.native
         with pytest.raises(vb.CollectionNotFoundError, match="not created by vecbridge"):
-            await store.describe_collection(native_name)
+            await store.drop_collection(native_name)
     finally:
         await adapter._call(adapter.client.delete_collection, native_name)
 

@@ -414,6 +414,26 @@ async def test_a_declared_namespace_field_splits_the_collection(
     assert collection.get(ids=["e"], include=["metadatas"])["metadatas"] == [{"k": 5, "tenant": "t3"}]
 
 
+async def test_a_document_kept_in_a_metadata_key_is_declared_by_its_key(
+    store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
+) -> None:
+    name = unique_name("textkey")
+    names.append(name)
+    collection = client.create_collection(name, embedding_function=None)
+    collection.add(ids=["a", "b"], embeddings=[[1, 0], [0, 1]], metadatas=[{"text": "hello", "k": 1}, {"k": 2}])
+    with pytest.raises(vb.LayoutError, match=r"'documents'.*'#document'"):
+        await store.describe_collection(name, layout={"document": "documents"})
+    layout = {"document": "text"}
+    got = await store.collection(name, layout=layout).get(["a", "b"])
+    assert [(r.metadata, r.document) for r in got] == [({"k": 1}, "hello"), ({"k": 2}, None)]
+    with pytest.raises(vb.UnsupportedFilterError, match="'text' is document"):
+        await store.collection(name, layout=layout).count({"text": "hello"})
+    writable = store.collection(name, layout=layout, writable=True)
+    await writable.upsert([vb.Record("a", [1, 1], {"k": 3}, None), vb.Record("b", [1, 1], {}, "bye")])
+    stored = collection.get(ids=["a", "b"], include=["metadatas", "documents"])
+    assert stored["metadatas"] == [{"k": 3}, {"text": "bye"}] and stored["documents"] == [None, None]
+
+
 # --- data written by the frameworks ----------------------------------------------------------------
 
 LANGCHAIN_TEXTS = [

@@ -177,6 +177,7 @@ class NativeCollections:
         )
         layout = declared.over(inferred)
         self._check(collection.name, layout, metric)
+        self._check_keys(collection.name, layout, metadatas)
         layout = replace(layout, fields=self._fields(layout, metadatas, dimension or 0, f"{space}, {source}"))
         configuration = (collection.configuration_json or {}).get("hnsw") or {}
         index = HNSW(
@@ -201,6 +202,21 @@ class NativeCollections:
             raise LayoutError(
                 f"collection {name!r}: Chroma ranks it with {metric.value}; a declared metric must be the same"
             )
+
+    @staticmethod
+    def _check_keys(name: str, layout: Layout, metadatas: list[Mapping[str, Any]]) -> None:
+        """A declared namespace or document key no sampled record has is a typo, not a layout."""
+        if not metadatas:
+            return  # nothing written yet (a collection just created in this layout)
+        sampled = {key for metadata in metadatas for key in metadata}
+        for role, key in (("namespace", layout.namespace), ("document", layout.document)):
+            if key and key != DOCUMENT_FIELD and key not in sampled:
+                raise LayoutError(
+                    f"collection {name!r}: no record of the first {SAMPLE_SIZE} has the metadata key {key!r}"
+                    f" declared as {role} (Chroma's own documents are {DOCUMENT_FIELD!r})",
+                    role=role,
+                    candidates=[DOCUMENT_FIELD, *sorted(sampled)] if role == "document" else sorted(sampled),
+                )
 
     @staticmethod
     def _fields(
@@ -232,6 +248,9 @@ class NativeCollections:
             for f in layout.fields
             if f.role is not FieldRole.METADATA or _converted(set(f.type.split("|")))
         }
+        for role, key in (("namespace", layout.namespace), ("document", layout.document)):
+            if key and key != DOCUMENT_FIELD:  # not metadata, whether or not the sample had it
+                refused[key] = f"is {role} in this layout"
         compiled = NativeFilterCompiler(refused, layout.metadata).compile(node)
         return None if compiled == EVERYTHING else compiled
 
