@@ -565,3 +565,53 @@ async def test_llamaindex_nodes_are_recognised_and_copied_so_llamaindex_reads_th
     for vector in (nodes[0].embedding, nodes[7].embedding):
         assert llama_query(copy, vector) == llama_query(source, vector)
         assert llama_query(copy, vector, filters) == llama_query(source, vector, filters)
+
+
+def haystack_store(url: str, name: str) -> Any:
+    from haystack_integrations.document_stores.chroma import ChromaDocumentStore
+
+    parsed = URL.parse(url)
+    common: dict[str, Any] = {
+        "collection_name": name,
+        "distance_function": "cosine",
+        "client_settings": {"anonymized_telemetry": False},
+    }
+    if parsed.host:
+        return ChromaDocumentStore(host=parsed.host, port=parsed.port, **common)
+    return ChromaDocumentStore(persist_path=parsed.path, **common)
+
+
+async def test_haystack_documents_are_read_and_copied_so_haystack_reads_them(
+    store: vb.Store, url: str, names: list[str]
+) -> None:
+    from haystack import Document
+
+    source_name, target_name = unique_name("hssrc"), unique_name("hsdst")
+    names.extend([source_name, target_name])
+    rng = np.random.default_rng(11)
+    documents = [
+        Document(
+            id=f"hs-{i}",
+            content=f"passage {i}",
+            meta={"lang": ["en", "de"][i % 2], "page": i, "keywords": ["k", f"p{i}"]},
+            embedding=rng.normal(size=DIMENSION).tolist(),
+        )
+        for i in range(10)
+    ]
+    source = haystack_store(url, source_name)
+    source.write_documents(documents)
+    native = store.collection(source_name, layout="haystack")
+    records = await scan_all(native)
+    assert {(r.id, r.document): r.metadata for r in records} == {(d.id, d.content): d.meta for d in documents}
+    assert (await native.spec()).metric is vb.Metric.COSINE  # from the legacy hnsw:space metadata
+
+    target = await store.create_collection(target_name, DIMENSION, "cosine", layout="haystack")
+    await target.upsert(records)
+    copy = haystack_store(url, target_name)
+    query = rng.normal(size=DIMENSION).tolist()
+    english = {"field": "meta.lang", "operator": "==", "value": "en"}
+    for filters in (None, english):
+        (want,) = source.search_embeddings([query], top_k=4, filters=filters)
+        (got,) = copy.search_embeddings([query], top_k=4, filters=filters)
+        assert [(d.id, d.content, d.meta) for d in got] == [(d.id, d.content, d.meta) for d in want]
+        assert [d.score for d in got] == pytest.approx([d.score for d in want], abs=1e-5)

@@ -41,7 +41,7 @@ Writes (``layout.writable``)
     ``test_list_metadata_of_a_dropped_collection_never_reappears``): a write reads its records back
     and removes any key it did not write, so what vecbridge writes is what is stored; records
     written by other clients are read as Chroma returns them. ``create_collection`` makes a plain Chroma collection
-    with the metric's ``hnsw`` configuration and no metadata, the shape all three presets read.
+    with the metric's ``hnsw`` configuration and no metadata, the shape every preset reads.
 
 Scans
     A native record has no vecbridge scan key, so a scan pages by offset over Chroma's own order

@@ -1,7 +1,7 @@
 """The shapes framework integrations write into Chroma, so their collections are read and written as they expect.
 
 Read from the packages' source (langchain-chroma 1.1.0 ``vectorstores.py``; llama-index-vector-stores-chroma
-0.6.0 ``base.py`` with llama-index-core 0.14 ``vector_stores/utils.py``):
+0.6.0 ``base.py`` with llama-index-core 0.14 ``vector_stores/utils.py``; chroma-haystack 5.0):
 
 ``native``
     What chromadb's own client writes: Chroma ids, embeddings, ``documents``, flat metadata.
@@ -17,8 +17,13 @@ Read from the packages' source (langchain-chroma 1.1.0 ``vectorstores.py``; llam
     ``document_id``, ``doc_id`` and ``ref_doc_id`` (``"None"`` without a source document); ``None``
     values are written as ``""``. LlamaIndex rebuilds every node from ``_node_content``, so these five
     keys are kept verbatim as metadata: a copy into another LlamaIndex store keeps working.
+``haystack``
+    chroma-haystack (``document_store.py``): ids are the Document ids, ``documents`` hold ``content``
+    (a Document without content is not written, one read without it has ``content=None``), ``meta``
+    is the flat metadata (scalars and non-empty single-type lists); the default collection is named
+    ``documents`` and its metric is set through the legacy ``hnsw:space`` collection metadata.
 
-On Chroma the three share one record shape (id, embedding, documents, flat metadata); a preset
+On Chroma the four share one record shape (id, embedding, documents, flat metadata); a preset
 changes how its fields are described and how a record without a document is written.
 """
 
@@ -31,12 +36,13 @@ from vecbridge.layout import LayoutError
 NATIVE = "native"
 LANGCHAIN = "langchain"
 LLAMAINDEX = "llamaindex"
-PRESETS = (NATIVE, LANGCHAIN, LLAMAINDEX)
+HAYSTACK = "haystack"
+PRESETS = (NATIVE, LANGCHAIN, LLAMAINDEX, HAYSTACK)
 
 #: the keys LlamaIndex adds to every node's metadata (``node_to_metadata_dict``)
 LLAMAINDEX_KEYS = ("_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id")
-#: langchain-chroma's default collection name
-LANGCHAIN_COLLECTION = "langchain"
+#: the frameworks' default collection names
+DEFAULT_COLLECTIONS = {"langchain": LANGCHAIN, "documents": HAYSTACK}
 
 
 def check_preset(name: str) -> str:
@@ -48,10 +54,10 @@ def check_preset(name: str) -> str:
 
 def detect_preset(collection: str, metadatas: Iterable[Mapping[str, object] | None]) -> str:
     """The preset a sample of a collection looks written by: LlamaIndex's keys in any record, or
-    langchain-chroma's default collection name; ``native`` otherwise."""
+    langchain-chroma's or chroma-haystack's default collection name; ``native`` otherwise."""
     if any(metadata and "_node_content" in metadata and "_node_type" in metadata for metadata in metadatas):
         return LLAMAINDEX
-    return LANGCHAIN if collection == LANGCHAIN_COLLECTION else NATIVE
+    return DEFAULT_COLLECTIONS.get(collection, NATIVE)
 
 
 def key_note(preset: str, key: str) -> str:
