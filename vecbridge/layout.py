@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import re
@@ -319,12 +320,15 @@ class Layout:
         for key, value in values.items():
             if value is None:
                 continue
-            reason = key_problem(key)
+            reason = _cached_key_problem(key)
             if reason is not None:
                 self.drops.add(key, reason)
                 continue
             if self.integers and key in self.integers and isinstance(value, float) and value.is_integer():
                 value = int(value)
+            if isinstance(value, str | bool) or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT):
+                metadata[key] = value  # most values: nothing to convert
+                continue
             try:
                 metadata[key] = metadata_value(value)
             except NotConvertibleError as exc:
@@ -362,6 +366,10 @@ def key_problem(key: object) -> str | None:
     if key.startswith(RESERVED_PREFIX):
         return f"keys starting with {RESERVED_PREFIX!r} are reserved"
     return None
+
+
+#: reads check the same few keys on every record: the answer is remembered
+_cached_key_problem = functools.lru_cache(maxsize=4096)(key_problem)
 
 
 def metadata_value(value: object) -> MetadataValue:

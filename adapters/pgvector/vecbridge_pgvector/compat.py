@@ -15,6 +15,9 @@ from vecbridge.types import FloatArray
 
 
 def vector_array(value: Any) -> FloatArray:
-    """A loaded ``vector`` value as a float32 array, whichever pgvector-python loaded it."""
+    """A loaded ``vector`` value as a float32 array, whichever pgvector-python loaded it (0.3's
+    loader already made a fresh float32 array: it is taken as it is, not copied again)."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:
+        return value
     to_numpy = getattr(value, "to_numpy", None)
     return np.array(value if to_numpy is None else to_numpy(), dtype=np.float32)

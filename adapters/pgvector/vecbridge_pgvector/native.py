@@ -148,6 +148,11 @@ class NativeTable:
     scope_params: tuple[Any, ...] = ()
     #: values every written row gets (LangChain's ``collection_id``)
     fixed: tuple[tuple[str, Any], ...] = ()
+    #: the names of :attr:`metadata`, in order (read on every row)
+    metadata_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata_names", tuple(c.name for c in self.metadata))
 
     @property
     def table(self) -> sql.Composed:
@@ -622,16 +627,11 @@ class NativeTables:
 
     def _record(self, table: NativeTable, row: Sequence[Any], include_vectors: bool) -> Record:
         values: dict[str, object] = {}
-        position = 3
-        columns = {c.name for c in table.metadata}
-        for _ in table.merged:
-            merged = row[position]
-            position += 1
+        start = 3 + len(table.merged)
+        for merged in row[3:start]:
             if isinstance(merged, dict):
-                values.update((k, v) for k, v in merged.items() if k not in columns)
-        for column in table.metadata:
-            values[column.name] = row[position]
-            position += 1
+                values.update(merged)
+        values.update(zip(table.metadata_names, row[start:], strict=True))  # a column wins over a JSON key
         record_id = native_id(row[0])
         vector = vector_array(row[2]) if include_vectors else np.zeros(0, dtype=np.float32)
         metadata = table.layout.metadata_from(values, record_id)
