@@ -500,6 +500,21 @@ async def test_langchain_reads_what_vecbridge_writes_through_the_preset(
     assert (blank.page_content, blank.metadata) == ("", {"topic": "none"})
 
 
+async def test_an_empty_collection_an_application_made_is_filled_through_exist_ok(
+    store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
+) -> None:
+    """langchain-chroma creates its collection when the app starts; a copy can then fill it."""
+    name = unique_name("lcempty")
+    names.append(name)
+    app = langchain_store(client, name)
+    target = await store.create_collection(name, 16, "euclidean", layout="langchain", exist_ok=True)
+    vector = app.embeddings.embed_query("hello")
+    await target.upsert([vb.Record("h", vector, {"lang": "en"}, "hello")])
+    assert as_pairs(app.similarity_search("hello", k=1)) == [("h", "hello", {"lang": "en"})]
+    with pytest.raises(vb.CollectionExistsError, match="dimension 16"):
+        await store.create_collection(name, 8, "euclidean", layout="langchain", exist_ok=True)
+
+
 async def test_a_collection_named_langchain_is_recognised(
     store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
 ) -> None:

@@ -163,15 +163,15 @@ class Store:
             if not exist_ok:
                 raise
             existing = await self._describe(name, native)
-            if (existing.dimension, existing.metric) != (spec.dimension, spec.metric):
+            # dimension 0: a native collection that learns it from its first record (Chroma) and has none yet
+            if (existing.dimension or spec.dimension, existing.metric) != (spec.dimension, spec.metric):
                 raise CollectionExistsError(
                     f"collection {name!r} exists with dimension {existing.dimension} and metric "
                     f"{existing.metric.value}, not {spec.dimension} and {spec.metric.value}"
                 ) from None
-            spec = existing
+            spec = replace(existing, dimension=existing.dimension or spec.dimension)
         if native is not None:  # the layout resolved by the store (fields, inferred roles), not the one declared
             described = await self.adapter.describe_native_collection(spec.name, native)
-            # a store that learns the dimension from the first record (Chroma) describes an empty one as 0
             spec = described if described.dimension else replace(described, dimension=spec.dimension)
         collection = self.collection(name, namespace=namespace, layout=native)
         collection._spec = spec
