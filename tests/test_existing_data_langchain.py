@@ -98,16 +98,7 @@ def migrate(source: str, destination: str, collection: str, checkpoints: Path) -
 
 @pytest.fixture(
     params=[
-        pytest.param(
-            False,
-            id="langchain-never-ran",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pgvector: create_collection(layout='langchain') fails with InFailedSqlTransaction on a "
-                "database without LangChain's tables (the lookup of the collection row aborts the transaction "
-                "before the tables are created)",
-            ),
-        ),
+        pytest.param(False, id="langchain-never-ran"),
         pytest.param(True, id="langchain-tables-exist"),
     ]
 )

@@ -564,25 +564,30 @@ class NativeTables:
     async def _langchain_collections(
         self, conn: psycopg.AsyncConnection[Any], tables: list[TableInfo]
     ) -> list[tuple[str, Any]]:
-        if not any(t.name == presets.LANGCHAIN_EMBEDDINGS for t in tables):
+        if not any(t.name == presets.LANGCHAIN_EMBEDDINGS for t in tables) or not await self._exists(
+            conn, presets.LANGCHAIN_COLLECTIONS
+        ):
             return []
         statement = sql.SQL("SELECT name, uuid FROM {}.{} ORDER BY name").format(
             sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)
         )
-        try:
-            return [(row[0], row[1]) for row in await (await conn.execute(statement)).fetchall()]
-        except psycopg.errors.UndefinedTable:
-            return []
+        return [(row[0], row[1]) for row in await (await conn.execute(statement)).fetchall()]
 
     async def _langchain_collection_id(self, conn: psycopg.AsyncConnection[Any], name: str) -> Any:
+        """The uuid of LangChain's collection ``name``; ``None`` when there is none (or no LangChain table)."""
+        if not await self._exists(conn, presets.LANGCHAIN_COLLECTIONS):
+            return None
         statement = sql.SQL("SELECT uuid FROM {}.{} WHERE name = %s").format(
             sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)
         )
-        try:
-            row = await (await conn.execute(statement, (name,))).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
+        row = await (await conn.execute(statement, (name,))).fetchone()
         return row[0] if row else None
+
+    async def _exists(self, conn: psycopg.AsyncConnection[Any], table: str) -> bool:
+        """Whether the schema has ``table``: asked first, so no failed statement aborts a caller's transaction."""
+        statement = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+        row = await (await conn.execute(statement, (self.schema, table))).fetchone()
+        return bool(row and row[0])
 
     # --- filters ---------------------------------------------------------------------------------
 
@@ -769,12 +774,8 @@ class NativeTables:
         if preset is not None and preset.name == presets.LANGCHAIN:
             if await self._langchain_collection_id(conn, spec.name) is not None:
                 raise CollectionExistsError(f"LangChain collection {spec.name!r} already exists")
-        else:
-            found = await (
-                await conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (self.schema, name))
-            ).fetchone()
-            if found is not None and found[0] is not None:
-                raise CollectionExistsError(f"table {name!r} already exists in schema {self.schema!r}")
+        elif await self._exists(conn, name):
+            raise CollectionExistsError(f"table {name!r} already exists in schema {self.schema!r}")
         for statement in presets.create_statements(name, self.schema, spec, _METRIC_OPCLASS[spec.metric], layout):
             await conn.execute(statement)
         if preset is not None and preset.name == presets.LANGCHAIN:
