@@ -134,6 +134,14 @@ FILTERS: dict[str, dict[str, Any]] = {
     "double_not": {"$not": {"$not": {"flag": True}}},
     "logic_with_field_ops": {"color": {"$in": ["red", "blue"]}, "$or": [{"n": {"$exists": False}}, {"n": {"$gt": 2}}]},
     "match_all": {},
+    # match-all and match-nothing nodes anywhere in the tree
+    "match_nothing": {"$not": {}},
+    "not_not_match_all": {"$not": {"$not": {}}},
+    "or_with_match_all": {"$or": [{}, {"color": "red"}]},
+    "or_with_match_nothing": {"$or": [{"$not": {}}, {"color": "red"}]},
+    "and_with_match_nothing": {"$and": [{"$not": {}}, {"color": "red"}]},
+    "field_and_match_nothing": {"flag": True, "$not": {}},
+    "not_of_and_with_match_nothing": {"$not": {"$and": [{"$not": {}}, {"flag": True}]}},
 }
 
 #: Filters used to delete: a subset covering each operator family.
@@ -147,6 +155,8 @@ DELETE_FILTERS = [
     "exists_false",
     "or_with_missing",
     "not_range_includes_missing",
+    "match_nothing",
+    "or_with_match_nothing",
 ]
 
 #: One minimal filter per operator, for the unsupported-operator checks.

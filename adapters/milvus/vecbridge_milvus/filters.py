@@ -18,6 +18,9 @@ String literals are double-quoted with ``\\`` and ``"`` escaped; the Milvus toke
 line feed or carriage return inside a literal at all, and its other backslash escapes (``\\n``,
 ``\\u000a``) are not decoded, so a value holding ``\\n`` or ``\\r`` raises ``UnsupportedFilterError``.
 ``$in``/``$nin`` are split by type, because Milvus asserts that an ``in`` list holds one type.
+Match-all and match-nothing nodes (``{}`` under a ``$not``) compare the primary key with ``""``,
+which no record has: Milvus has no boolean constants (``true`` is "not a boolean expression" on a
+server and fails in Lite), and ``pk in []`` fails in Lite.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from vecbridge.filters import (
     In,
     Lt,
     Lte,
+    MatchAll,
     Membership,
     Ne,
     Nin,
@@ -47,6 +51,8 @@ from vecbridge.filters import (
 from vecbridge.types import Scalar
 
 META_FIELD = "meta"
+#: The primary key field: a digest (32 hex characters), never empty.
+KEY_FIELD = "pk"
 #: A second JSON field with the helper keys, never read back (so ``meta`` stays the user's metadata).
 HELPER_FIELD = "vbx"
 #: Reserved keys in ``meta`` start with this (the core reserves it: user keys never do).
@@ -163,6 +169,9 @@ class MilvusFilterCompiler(FilterCompiler[str]):
         return _join(parts, "and" if negated else "or")
 
     # --- nodes -----------------------------------------------------------------------------------
+
+    def visit_match_all(self, node: MatchAll) -> str:
+        return f'{KEY_FIELD} {"==" if self._negated else "!="} ""'
 
     def visit_eq(self, node: Eq) -> str:
         return self._equals(node, node.field, node.value, self._negated)
