@@ -143,3 +143,14 @@ def test_info_help_documents_the_json_keys() -> None:
     result = CliRunner().invoke(main, ["info", "--help"])
     for key in ("native", "preset", "dimension", "metric", "records", "layout", "fields", "unfit", "problem"):
         assert key in result.output
+
+
+def test_a_table_whose_layout_does_not_resolve_is_listed_with_the_message(url: str) -> None:
+    table = document_embeddings(rows=2)
+    del table.columns["tenant_id"], table.columns["source_type"]
+    table.columns["key"] = table.columns.pop("id")  # no id column: nothing to infer the id from
+    tables(url)["no_id"] = table
+    entry = by_name(info_json(url))["no_id"]
+    assert entry["native"] is True and entry["records"] is None
+    assert entry["problem"] == {"message": "table 'no_id' has no column 'id'", "role": None, "candidates": []}
+    assert by_name(info_json(url))["docs"]["records"] == 1  # the others are listed as usual

@@ -64,6 +64,11 @@ async def collection_entry(store: vb.Store, listed: vb.CollectionSpec) -> dict[s
     except vb.LayoutError as exc:  # listed, but its layout needs declaring: show why
         problem = {"message": str(exc), "role": exc.role, "candidates": list(exc.candidates)}
         records = await _count_any_choice(store, listed.name, exc)
+    except vb.VecbridgeError as exc:
+        if listed.layout is None:
+            raise
+        # one native collection the adapter cannot read must not hide the others
+        problem = {"message": f"{type(exc).__name__}: {exc}", "role": None, "candidates": []}
     else:
         spec, records = described.spec, described.count
         namespaces = sorted(await store.adapter.list_namespaces(spec))
