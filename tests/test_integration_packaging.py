@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORK_REQUIREMENTS = {"langchain": "langchain-core<2,>=0.3"}
+FRAMEWORK_REQUIREMENTS = {"langchain": "langchain-core<2,>=0.3", "llamaindex": "llama-index-core<0.15,>=0.12"}
 
 
 def _requires_dist(project: Path, destination: Path) -> list[str]:

@@ -22,25 +22,13 @@ from langchain_vecbridge import VecbridgeVectorStore
 import vecbridge as vb
 from vecbridge.filters import Filter, evaluate, parse_filter
 
-# engine -> the session fixture giving its URL (None: the reference engine, private to its connection)
-ENGINES: dict[str, str | None] = {
-    "memory": None,
-    "pgvector": "pgvector_url",
-    "chroma": "chroma_url",
-    "qdrant-edge": "qdrant_edge_url",
-    "milvus-lite": "milvus_url",
-}
 
-
-@pytest.fixture(scope="module", params=list(ENGINES))
-def engine(request: pytest.FixtureRequest) -> Iterator[tuple[vb.SyncStore, str]]:
-    """One connection per engine and a collection name for this module, dropped at the end."""
-    fixture = ENGINES[request.param]
-    url = "memory://" if fixture is None else request.getfixturevalue(fixture)
+@pytest.fixture(scope="module")
+def engine(sync_engine: vb.SyncStore) -> Iterator[tuple[vb.SyncStore, str]]:
+    """The engine's store and a collection name for this module, dropped at the end."""
     collection = f"lc_{uuid.uuid4().hex[:8]}"
-    with vb.connect_sync(url) as store:
-        yield store, collection
-        store.drop_collection(collection, missing_ok=True)
+    yield sync_engine, collection
+    sync_engine.drop_collection(collection, missing_ok=True)
 
 
 def _fresh_namespace() -> str:

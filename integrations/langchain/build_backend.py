@@ -1,9 +1,10 @@
 """Hatchling, with the core requirement chosen per build (PEP 517 in-tree backend).
 
 A wheel built inside a vecbridge checkout depends on the core of that same checkout
-(``vecbridge @ file:///...``), so ``pip install ./integrations/langchain`` pulls the core (and no
+(``vecbridge @ file:///...``), so ``pip install ./integrations/<framework>`` pulls the core (and no
 adapter) although the core is not on a package index. Editable builds (``requirements-dev.txt``,
 next to ``-e .``) and builds outside a checkout (an sdist, a release) depend on ``vecbridge>=0.1``.
+(The same file in every ``integrations/*/``: a build backend cannot reach outside its project.)
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The distribution's dependencies: the vecbridge core and langchain-core, nothing else (no adapter).
+"""The distribution's dependencies: the vecbridge core plus those in ``[tool.hatch.metadata.hooks.custom]``.
 
 Which core: ``build_backend.py`` sets ``VECBRIDGE_CORE_REQUIREMENT`` to the core of the same checkout
 for a wheel built inside one; otherwise (editable installs next to ``-e .``, an sdist, a release) the
-published ``vecbridge>=0.1``.
+published ``vecbridge>=0.1``. (The same file in every ``integrations/*/``: a build backend cannot
+reach outside its project.)
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from typing import Any
 
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-LANGCHAIN_CORE = "langchain-core>=0.3,<2"
-
 
 class CoreRequirementHook(MetadataHookInterface):
     def update(self, metadata: dict[str, Any]) -> None:
         core = os.environ.get("VECBRIDGE_CORE_REQUIREMENT", ">=0.1")
-        metadata["dependencies"] = [f"vecbridge{core}", LANGCHAIN_CORE]
+        metadata["dependencies"] = [f"vecbridge{core}", *self.config.get("dependencies", [])]
