@@ -284,6 +284,21 @@ class FilterTests(SuiteBase):
         assert await collection.count(None) == len(records)
         assert len(await collection.query(query, top_k=100, filter={})) == len(records)
 
+    @pytest.mark.parametrize("case", ["match_nothing", "and_with_match_nothing", "field_and_match_nothing"])
+    async def test_match_nothing_returns_no_records(
+        self, new_collection: CollectionFactory, adapter_class: type[Adapter], case: str
+    ) -> None:
+        """Every backend answers a filter no record can match, never "unsupported" (unlike the cases
+        above, no skip when the adapter refuses this shape)."""
+        filter_ = FILTERS[case]
+        self.require_filter(adapter_class, filter_)
+        collection, records, query = await _dataset(new_collection)
+        assert await collection.query(query, top_k=len(records), filter=filter_) == []
+        assert await collection.count(filter_) == 0
+        assert await self.scan_all(collection, filter=filter_) == []
+        await collection.delete(filter=filter_)
+        assert await collection.count() == len(records)
+
     async def test_filter_sees_replaced_metadata(self, new_collection: CollectionFactory) -> None:
         collection = await new_collection(dimension=4)
         await collection.upsert([vb.Record(id="a", vector=[1, 0, 0, 0], metadata={"color": "red", "n": 1})])
