@@ -455,6 +455,30 @@ async def test_writes_need_the_opt_in_and_replace_whole_rows(pgvector_url: str, 
         assert await items.count() == 0
 
 
+async def test_writes_keep_namespaces_apart_when_the_key_is_the_id_alone(
+    pgvector_url: str, scratch: tuple[str, str]
+) -> None:
+    url, schema = scratch
+    table = sql.SQL("{}.docs").format(sql.Identifier(schema))
+    await execute(
+        pgvector_url,
+        sql.SQL("CREATE TABLE {} (id serial PRIMARY KEY, tenant_id text NOT NULL, content text, v vector(2))").format(
+            table
+        ),
+        (sql.SQL("INSERT INTO {} (tenant_id, content, v) VALUES ('acme', 'a', '[1,0]')").format(table),),
+    )
+    layout = {"namespace": "tenant_id", "metric": "cosine"}
+    async with vb.connect(url) as store:
+        globex = store.collection("docs", "globex", layout=layout, writable=True)
+        with pytest.raises(InvalidRecordError, match="another collection or namespace"):
+            await globex.upsert([vb.Record(id="1", vector=[0, 1], document="stolen")])
+        await globex.upsert([vb.Record(id="7", vector=[0, 1], document="g")])
+        acme = store.collection("docs", "acme", layout=layout, writable=True)
+        await acme.upsert([vb.Record(id="1", vector=[1, 1], document="a2")])
+    rows = await fetch(pgvector_url, sql.SQL("SELECT id, tenant_id, content FROM {} ORDER BY id").format(table))
+    assert rows == [(1, "acme", "a2"), (7, "globex", "g")]
+
+
 async def test_a_plain_layout_without_a_json_column_refuses_unknown_keys(
     pgvector_url: str, scratch: tuple[str, str]
 ) -> None:

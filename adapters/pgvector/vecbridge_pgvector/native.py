@@ -851,8 +851,10 @@ class NativeTables:
         self, collection: CollectionSpec, namespace: str, batches: AsyncIterator[Sequence[Record]]
     ) -> None:
         """Whole records, all batches in one transaction: ``INSERT ... ON CONFLICT (key) DO UPDATE``
-        where the key is the table's primary key; else (LlamaIndex's ``node_id``) the ids' rows are
-        deleted, then inserted. LangChain: an id another LangChain collection holds is refused."""
+        on the table's primary key when it is the id (with the namespace column or not); else
+        (LlamaIndex's ``node_id``) the ids' rows are deleted, then inserted. When the key is the id
+        alone but the collection is part of the table (a namespace column, LangChain's collection),
+        an id another part holds is refused: updating it would move a record between them."""
         table = await self.table(collection)
         if table.namespace is None and namespace != DEFAULT_NAMESPACE:
             raise InvalidArgumentError(
@@ -862,32 +864,40 @@ class NativeTables:
         names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in written)
         values = sql.SQL(", ").join(placeholder for _, placeholder in written)
         key = self._key(table)
-        keyed = list(table.info.primary_key) == [c.name for c in key]
+        primary = set(table.info.primary_key)
+        keyed = primary in ({c.name for c in key}, {table.id.name})
+        shared = primary == {table.id.name} and (table.namespace is not None or bool(table.fixed))
         insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(table.table, names, values)
         if keyed:
             updates = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n, _ in written[len(key) :]]
             insert = sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(
-                insert, sql.SQL(", ").join(sql.Identifier(c.name) for c in key), sql.SQL(", ").join(updates)
+                insert,
+                sql.SQL(", ").join(sql.Identifier(name) for name in table.info.primary_key),
+                sql.SQL(", ").join(updates),
             )
         async with self.adapter._connection(f"upsert into {collection.name!r}") as conn:
             async for batch in batches:
                 rows = [self._row(table, namespace, record) for record in batch]
                 ids = [row[len(key) - 1] for row in rows]
-                if table.fixed:  # LangChain: ids are unique across collections
-                    await self._refuse_foreign_ids(conn, table, ids)
+                if shared:
+                    await self._refuse_foreign_ids(conn, table, namespace, ids)
                 if not keyed:
                     await self._delete(conn, table, namespace, None, ids, every_row=True)
                 async with conn.cursor() as cursor:
                     await cursor.executemany(insert, rows)
 
-    async def _refuse_foreign_ids(self, conn: psycopg.AsyncConnection[Any], table: NativeTable, ids: list[Any]) -> None:
-        statement = sql.SQL("SELECT t.{i} FROM {t} AS t WHERE t.{i} = ANY(%s) AND NOT ({s}) LIMIT 10").format(
-            i=sql.Identifier(table.id.name), t=table.table, s=table.scope
+    async def _refuse_foreign_ids(
+        self, conn: psycopg.AsyncConnection[Any], table: NativeTable, namespace: str, ids: list[Any]
+    ) -> None:
+        where, params = self._where(table, namespace, None)
+        statement = sql.SQL("SELECT t.{i} FROM {t} AS t WHERE t.{i} = ANY(%s) AND NOT ({w}) LIMIT 10").format(
+            i=sql.Identifier(table.id.name), t=table.table, w=where
         )
-        taken = [row[0] for row in await (await conn.execute(statement, (ids, *table.scope_params))).fetchall()]
+        taken = [row[0] for row in await (await conn.execute(statement, (ids, *params))).fetchall()]
         if taken:
             raise InvalidRecordError(
-                f"id(s) {', '.join(map(str, taken))} belong to another collection of the shared table {table.info.name!r}",
+                f"id(s) {', '.join(map(str, taken))} belong to another collection or namespace of the table "
+                f"{table.info.name!r}, whose key is the id alone",
                 record_id=str(taken[0]),
             )
 
