@@ -4,7 +4,8 @@ On a real PostgreSQL + pgvector (fixture ``pgvector_url``), in a database of its
 info --json`` lists the table as native with its facts and fields; ``vecbridge migrate`` with
 ``--from-layout`` (document = content, namespace = tenant_id) copies every row to ``local://``,
 ``--verify full`` passes, a filtered top-10 on the copy equals exact SQL on the source, and the
-source table, its indexes and the rest of the database are unchanged afterwards.
+source table, its indexes and the rest of the database are unchanged afterwards; and the copy,
+migrated back with ``--to-layout``, fills an empty table of the application's own shape row for row.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import json
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -83,13 +85,28 @@ def cli(*args: str) -> str:
     return result.output
 
 
-@pytest.fixture(scope="module")
-def article_url(pgvector_url: str) -> Iterator[str]:
-    """A database of its own holding only ``document_embeddings``, ROWS rows written with plain SQL."""
+@contextmanager
+def new_database(pgvector_url: str) -> Iterator[str]:
+    """The URL of a fresh database on the server, dropped afterwards."""
     database = f"article_{secrets.token_hex(4)}"
     with psycopg.connect(dsn_of(pgvector_url), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    url = in_database(pgvector_url, database)
+    try:
+        yield in_database(pgvector_url, database)
+    finally:
+        with psycopg.connect(dsn_of(pgvector_url), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+@pytest.fixture(scope="module")
+def article_url(pgvector_url: str) -> Iterator[str]:
+    """A database of its own holding only ``document_embeddings``, ROWS rows written with plain SQL."""
+    with new_database(pgvector_url) as url:
+        write_article_rows(url)
+        yield url
+
+
+def write_article_rows(url: str) -> None:
     rng = np.random.default_rng(64)
     start = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
     with psycopg.connect(dsn_of(url)) as connection:
@@ -111,9 +128,6 @@ def article_url(pgvector_url: str) -> Iterator[str]:
                     start + dt.timedelta(minutes=i),
                 ),
             )
-    yield url
-    with psycopg.connect(dsn_of(pgvector_url), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
 def test_info_json_lists_the_plain_table_as_native_with_its_facts_and_fields(article_url: str) -> None:
@@ -187,3 +201,38 @@ def test_migrate_with_from_layout_copies_every_row_verifies_and_answers_like_exa
     assert isinstance(first.metadata["created_at"], str) and first.metadata["created_at"].startswith("2026-03-01T")
     assert json.loads(str(first.metadata["section"])).keys() == {"h1"}
     assert "reviewed" not in {k for m in matches for k in m.metadata}  # JSON null: the key is absent
+
+
+def test_the_copy_fills_an_empty_table_of_the_application_s_shape_with_to_layout(
+    article_url: str, pgvector_url: str, tmp_path: Path
+) -> None:
+    copy = f"local://{tmp_path / 'copy'}"
+    common = ["--verify", "full", "--checkpoint-dir", str(tmp_path / "ck"), "--no-progress"]
+    cli(
+        "migrate",
+        article_url,
+        copy,
+        "--collection",
+        "document_embeddings",
+        "--from-layout",
+        json.dumps(DECLARED),
+        *common,
+    )
+    rows = "SELECT id, tenant_id, content, source_type, embedding::text, created_at, metadata FROM document_embeddings"
+    with new_database(pgvector_url) as url:
+        with psycopg.connect(dsn_of(url)) as connection:
+            connection.execute(CREATE_TABLE)
+        output = cli(
+            "migrate", copy, url, "--collection", "document_embeddings", "--to-layout", json.dumps(DECLARED), *common
+        )
+        assert "(exists, 0 records)" in output and f"records {ROWS}/{ROWS} match" in output
+        with psycopg.connect(dsn_of(url)) as connection:
+            refilled = {row[0]: row for row in connection.execute(rows).fetchall()}
+    with psycopg.connect(dsn_of(article_url)) as connection:
+        original = {row[0]: row for row in connection.execute(rows).fetchall()}
+    assert refilled.keys() == original.keys()
+    for key, row in original.items():
+        assert refilled[key][:6] == row[:6]  # the same columns, timestamps back in timestamptz
+        # the documented conversions are one way: a JSON null is gone, a nested object is its JSON text
+        metadata = {k: json.dumps(v, separators=(",", ":")) if isinstance(v, dict) else v for k, v in row[6].items()}
+        assert refilled[key][6] == {k: v for k, v in metadata.items() if v is not None}
