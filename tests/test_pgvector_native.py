@@ -330,7 +330,11 @@ async def test_connecting_to_a_fresh_database_creates_nothing(pgvector_url: str)
 async def scratch(pgvector_url: str) -> AsyncIterator[tuple[str, str]]:
     """An empty schema of its own: (vecbridge URL of it, its name)."""
     schema = unique("scratch")
-    await execute(pgvector_url, sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    await execute(
+        pgvector_url,
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)),
+    )
     yield with_schema(pgvector_url, schema), schema
     await execute(pgvector_url, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
@@ -408,6 +412,75 @@ async def test_values_outside_the_contract_are_converted_or_named(pgvector_url: 
             await collection.count(filter={"price": 12.5})
         [match] = await collection.query([1, 0], top_k=1)
         assert match.id == record.id and match.score == pytest.approx(0.0)
+
+
+TYPED_FILTERS = [
+    {"flag": True},
+    {"flag": 1},
+    {"flag": {"$ne": False}},
+    {"n": 3},
+    {"n": 3.0},
+    {"n": {"$gt": 2.5}},
+    {"n": {"$nin": [1, 3]}},
+    {"n": True},
+    {"big": {"$gte": 5}},
+    {"big": "9007199254740993"},
+    {"big": {"$lt": 0}},
+    {"x": 0.5},
+    {"x": {"$lte": 0.5}},
+    {"x": "NaN"},
+    {"x": "Infinity"},
+    {"x": {"$gt": -1e308}},
+    {"label": "a"},
+    {"label": {"$in": ["b", "c"]}},
+    {"label": {"$exists": False}},
+    {"label": 1},
+    {"tags": "p"},
+    {"tags": {"$ne": "p"}},
+    {"tags": {"$in": ["q", "zz"]}},
+    {"tags": {"$exists": True}},
+    {"j": 1},
+    {"j": {"$exists": True}},
+    {"j": {"$exists": False}},
+    {"$or": [{"flag": False}, {"n": {"$gte": 4}}]},
+    {"$not": {"label": "a", "flag": True}},
+]
+
+
+async def test_typed_columns_filter_exactly_as_the_reference_evaluator(
+    pgvector_url: str, scratch: tuple[str, str]
+) -> None:
+    url, schema = scratch
+    table = sql.SQL("{}.typed").format(sql.Identifier(schema))
+    await execute(
+        pgvector_url,
+        sql.SQL(
+            "CREATE TABLE {} (id int PRIMARY KEY, flag boolean, n int, big bigint, x float8, label text, "
+            "tags text[], meta jsonb, v vector)"
+        ).format(table),
+        (
+            sql.SQL(
+                "INSERT INTO {} VALUES "
+                "(1, true, 3, 5, 0.5, 'a', '{{p,q}}', '{{\"j\": 1}}', '[1,0]'), "
+                "(2, false, 1, 9007199254740993, 'NaN', 'b', '{{}}', '{{\"j\": null}}', '[0,1]'), "
+                "(3, NULL, 4, -7, 'Infinity', NULL, '{{p,NULL}}', '{{\"j\": [1]}}', '[1,1]'), "
+                "(4, true, NULL, NULL, NULL, 'c', NULL, NULL, '[1,2]'), "
+                "(5, false, 2, 0, -2.5, 'a', '{{zz}}', '{{\"j\": 1.0}}', '[2,1]')"
+            ).format(table),
+        ),
+    )
+    async with vb.connect(url) as store:
+        collection = store.collection("typed", layout={"document": "", "metric": "cosine"})
+        spec = await collection.spec()
+        assert spec.dimension == 2  # an untyped vector column: its first row says
+        records = [r async for page in collection.scan() for r in page.records]
+        assert {r.id: r.metadata.get("big") for r in records}["2"] == "9007199254740993"
+        assert {r.id: r.metadata.get("tags") for r in records}["3"] == '["p",null]'
+        for filter_ in TYPED_FILTERS:
+            expected = sorted(r.id for r in records if evaluate(parse_filter(filter_), r.metadata))
+            found = sorted([r.id async for page in collection.scan(filter=filter_) for r in page.records])
+            assert found == expected, filter_
+            assert await collection.count(filter=filter_) == len(expected), filter_
 
 
 async def test_writes_need_the_opt_in_and_replace_whole_rows(pgvector_url: str, scratch: tuple[str, str]) -> None:

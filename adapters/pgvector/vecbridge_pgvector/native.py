@@ -329,7 +329,7 @@ def resolve(info: TableInfo, name: str, declared: Layout) -> tuple[NativeTable, 
         namespace=namespace.name if namespace is not None else None,
         metric=metric,
         writable=layout.writable,
-        fields=_fields(info, id_column, vector, document, namespace, metadata, merged),
+        fields=_fields(info, (id_column, vector, document, namespace), metadata, merged, ignored),
     )
     table = NativeTable(name, info, resolved, id_column, vector, document, namespace, metadata, merged)
     spec = CollectionSpec(
@@ -355,13 +355,13 @@ def _required(info: TableInfo, name: str, option: str) -> Column:
 
 def _fields(
     info: TableInfo,
-    id_column: Column,
-    vector: Column,
-    document: Column | None,
-    namespace: Column | None,
+    roles: tuple[Column, Column, Column | None, Column | None],
     metadata: tuple[Column, ...],
     merged: tuple[Column, ...],
+    ignored: frozenset[str],
 ) -> tuple[NativeField, ...]:
+    """Every column with what it became: ``roles`` are the id, vector, document and namespace columns."""
+    id_column, vector, document, namespace = roles
     fields = []
     for column in info.columns:
         note = ""
@@ -379,10 +379,14 @@ def _fields(
             role, note = FieldRole.METADATA_KEYS, "keys merged into the metadata; " + conversion_note(column.type)
         elif column in metadata:
             role, note = FieldRole.METADATA, conversion_note(column.type)
+        elif column.name in ignored:
+            role, note = FieldRole.IGNORED, "the framework's own bookkeeping, not metadata"
         elif not column.readable:
             role, note = FieldRole.UNFIT, f"{column.type} has no contract form; not read"
+        elif column.generated:
+            role, note = FieldRole.IGNORED, "a generated column: derived, not metadata"
         else:
-            role, note = FieldRole.IGNORED, "not part of the layout"
+            role, note = FieldRole.IGNORED, "not in the declared metadata"
         fields.append(NativeField(column.name, column.type, role, note.rstrip("; ")))
     return tuple(fields)
 
@@ -424,23 +428,24 @@ class NativeTables:
     async def list_collections(self) -> list[CollectionSpec]:
         async with self.adapter._connection("list native collections", transaction=False) as conn:
             tables = await read_tables(conn, self.schema)
-            langchain = await self._langchain_collections(conn, tables)
-        specs = []
-        for info in tables:
-            if info.name.startswith("vb_") or info.name == presets.LANGCHAIN_EMBEDDINGS:
-                continue
-            recognized = presets.recognized(info.name, {c.name for c in info.columns})
-            name = info.name
-            if recognized is not None and recognized.name == presets.LLAMAINDEX:
-                name = info.name[len(presets.LLAMAINDEX_PREFIX) :]
-            specs.append(self._listed(info, name, Layout()))
-        embeddings = next((t for t in tables if t.name == presets.LANGCHAIN_EMBEDDINGS), None)
-        if embeddings is not None:
-            for collection_name, collection_id in langchain:
-                specs.append(self._listed(embeddings, collection_name, Layout(preset=presets.LANGCHAIN), collection_id))
-        return specs
+            listed: list[tuple[TableInfo, str, Layout, Any]] = []
+            for info in tables:
+                if info.name.startswith("vb_") or info.name == presets.LANGCHAIN_EMBEDDINGS:
+                    continue
+                recognized = presets.recognized(info.name, {c.name for c in info.columns})
+                name = info.name
+                if recognized is not None and recognized.name == presets.LLAMAINDEX:
+                    name = info.name[len(presets.LLAMAINDEX_PREFIX) :]
+                listed.append((info, name, Layout(), None))
+            embeddings = next((t for t in tables if t.name == presets.LANGCHAIN_EMBEDDINGS), None)
+            if embeddings is not None:
+                for collection_name, collection_id in await self._langchain_collections(conn, tables):
+                    listed.append((embeddings, collection_name, Layout(preset=presets.LANGCHAIN), collection_id))
+            return [await self._listed(conn, *entry) for entry in listed]
 
-    def _listed(self, info: TableInfo, name: str, layout: Layout, collection_id: Any = None) -> CollectionSpec:
+    async def _listed(
+        self, conn: psycopg.AsyncConnection[Any], info: TableInfo, name: str, layout: Layout, collection_id: Any
+    ) -> CollectionSpec:
         """The spec of one listed table; an ambiguous one is listed with the candidates in the notes."""
         try:
             table, spec = resolve(info, name, layout)
@@ -456,24 +461,30 @@ class NativeTables:
                 metric=Metric.COSINE,
                 layout=Layout(fields=fields),
             )
-        self._remember(self._scoped(table, collection_id))
-        return spec
+        return await self._completed(conn, self._remembered(self._scoped(table, collection_id), spec))
 
     async def describe(self, name: str, declared: Layout) -> CollectionSpec:
         async with self.adapter._connection(f"describe native collection {name!r}", transaction=False) as conn:
-            table, spec = await self._resolve(conn, name, declared)
-            if spec.dimension == 0:  # an untyped vector column: its first row says
-                row = await (
-                    await conn.execute(
-                        sql.SQL("SELECT vector_dims({}) FROM {} AS t WHERE {} LIMIT 1").format(
-                            _ident(table.vector), table.table, table.scope
-                        ),
-                        table.scope_params,
-                    )
-                ).fetchone()
-                spec = replace(spec, dimension=row[0] if row else 0)
-            if table.preset == presets.LLAMAINDEX:
-                table, spec = await self._older_copies(conn, table, spec)
+            return await self._completed(conn, await self._resolve(conn, name, declared))
+
+    async def _completed(
+        self, conn: psycopg.AsyncConnection[Any], resolved: tuple[NativeTable, CollectionSpec]
+    ) -> CollectionSpec:
+        """What only the rows say: the dimension of an untyped ``vector`` column (LangChain's default),
+        from its first row; LlamaIndex's older copies of repeated nodes."""
+        table, spec = resolved
+        if spec.dimension == 0:
+            row = await (
+                await conn.execute(
+                    sql.SQL("SELECT vector_dims({}) FROM {} AS t WHERE {} LIMIT 1").format(
+                        _ident(table.vector), table.table, table.scope
+                    ),
+                    table.scope_params,
+                )
+            ).fetchone()
+            spec = replace(spec, dimension=row[0] if row else 0)
+        if table.preset == presets.LLAMAINDEX:
+            table, spec = await self._older_copies(conn, table, spec)
         return spec
 
     async def _older_copies(
