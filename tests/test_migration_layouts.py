@@ -204,8 +204,10 @@ async def test_a_changed_layout_never_resumes_another_copy(name: str, tmp_path: 
     assert plans[0].checkpoint_path != plans[1].checkpoint_path
 
 
-def test_cli_migrate_from_layout_copies_and_verifies(name: str, tmp_path: Path) -> None:
+def test_cli_migrate_from_a_layout_file_copies_and_verifies(name: str, tmp_path: Path) -> None:
     destination = f"local://{tmp_path / 'dst'}"
+    layout_file = tmp_path / "layout.json"
+    layout_file.write_text(json.dumps(DECLARED))
     result = CliRunner().invoke(
         main,
         [
@@ -215,7 +217,7 @@ def test_cli_migrate_from_layout_copies_and_verifies(name: str, tmp_path: Path) 
             "--collection",
             "document_embeddings",
             "--from-layout",
-            json.dumps(DECLARED),
+            str(layout_file),
             "--verify",
             "full",
             "--checkpoint-dir",
