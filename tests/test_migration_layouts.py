@@ -236,3 +236,24 @@ def test_cli_refuses_a_bad_layout_before_connecting(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--to-layout" in result.output and "not valid JSON" in result.output
+
+
+async def test_a_native_name_that_is_not_portable_is_refused_by_the_plan_naming_to_collection(
+    name: str, tmp_path: Path
+) -> None:
+    TABLES[name]["Document Embeddings"] = TABLES[name].pop("document_embeddings")
+    async with vb.connect(f"native-tables://{name}") as source, vb.connect("memory://") as dst:
+        with pytest.raises(MigrationRefusedError) as refused:
+            await migrate(
+                source.collection("Document Embeddings", layout=DECLARED),
+                dst.collection("Document Embeddings"),
+                checkpoint_dir=tmp_path,
+            )
+        assert "[destination_name]" in "\n".join(refused.value.plan.lines())
+        assert "--to-collection" in str(refused.value)
+        report = await migrate(
+            source.collection("Document Embeddings", layout=DECLARED),
+            dst.collection("document_embeddings"),
+            checkpoint_dir=tmp_path,
+        )
+        assert report.succeeded

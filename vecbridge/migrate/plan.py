@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vecbridge.adapter import Adapter, Capability
-from vecbridge.errors import CollectionNotFoundError, InvalidRecordError, UnsupportedFilterError
+from vecbridge.errors import CollectionNotFoundError, InvalidArgumentError, InvalidRecordError, UnsupportedFilterError
 from vecbridge.filters import Filter, format_filter, parse_filter
 from vecbridge.layout import FieldRole, Layout, NativeField
 from vecbridge.migrate.checkpoint import Checkpoint, checkpoint_key, default_checkpoint_dir
 from vecbridge.migrate.compare import _type_tag
 from vecbridge.store import Collection
 from vecbridge.types import HNSW, CollectionSpec, Metric
+from vecbridge.validation import check_collection_name
 
 #: Page size of the plan's scan of the source against the destination's record limits.
 FIT_SCAN_PAGE = 1000
@@ -174,12 +175,11 @@ class MigrationPlan:
         """Every native field that is not copied as it is: (``source``/``destination``, the field, its fate)."""
         found = []
         for side, layout in (("source", self.source_spec.layout), ("destination", self.destination_spec.layout)):
+            verb = "not copied" if side == "source" else "not written"
             for native in () if layout is None else layout.fields:
                 if native.role is FieldRole.UNFIT:
-                    verb = "not copied" if side == "source" else "not written"
                     found.append((side, native, f"{verb}: {native.note}"))
                 elif native.role is FieldRole.IGNORED:
-                    verb = "not copied" if side == "source" else "not written"
                     found.append((side, native, f"ignored, {verb}" + (f": {native.note}" if native.note else "")))
                 elif "converted" in native.note:
                     found.append((side, native, native.note))  # the conversion rule its values follow
@@ -345,6 +345,8 @@ async def plan_migration(
         shape = declared if declared is not None and declared.declares_roles else None
         if shape is not None and shape.metric is None:  # created with the source's metric unless it declares one
             shape = replace(shape, metric=wanted_metric)
+        if shape is None:
+            issues.extend(_portable_name_issues(destination.name))
         destination_spec = CollectionSpec(
             name=destination.name,
             dimension=source_spec.dimension,
@@ -442,6 +444,15 @@ async def _unfit_records(
                 except InvalidRecordError as exc:
                     found.append(UnfitRecord(namespace, record.id, exc.field or "record", _reason(exc)))
     return found
+
+
+def _portable_name_issues(name: str) -> list[PlanIssue]:
+    """A vecbridge collection needs a portable name; a native source's name may not be one."""
+    try:
+        check_collection_name(name)
+    except InvalidArgumentError as exc:
+        return [PlanIssue("error", "destination_name", f"{exc}; name the destination with --to-collection NAME")]
+    return []
 
 
 def _native_destination_issues(name: str, spec: CollectionSpec) -> list[PlanIssue]:
