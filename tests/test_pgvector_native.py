@@ -638,8 +638,7 @@ def test_langchain_pgvector_collections_read_back_as_langchain_reads_them(pgvect
         collection_name=name,
         connection=dsn_of(pgvector_url, driver="postgresql+psycopg"),
         use_jsonb=True,
-        embedding_length=8,
-    )
+    )  # no embedding_length: langchain-postgres keeps the first one it sees for the whole process
     documents = [
         Document(page_content="cats purr", metadata={"animal": "cat", "legs": 4, "tags": ["pet"]}),
         Document(page_content="dogs bark", metadata={"animal": "dog", "legs": 4, "when": {"y": 2024}}),

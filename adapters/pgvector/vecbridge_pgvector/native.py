@@ -418,6 +418,9 @@ class NativeTables:
         #: resolved tables by (collection, layout): specs reach the primitives with their layout, and
         #: filters compile (synchronously) against the table their spec was described from
         self._tables: dict[tuple[str, Layout], NativeTable] = {}
+        #: dimensions of collections created here in a table whose vector column is untyped
+        #: (LangChain's shared table): until it holds rows, nothing else says
+        self._created: dict[str, int] = {}
 
     @property
     def schema(self) -> str:
@@ -482,7 +485,7 @@ class NativeTables:
                     table.scope_params,
                 )
             ).fetchone()
-            spec = replace(spec, dimension=row[0] if row else 0)
+            spec = replace(spec, dimension=row[0] if row else self._created.get(spec.name, 0))
         if table.preset == presets.LLAMAINDEX:
             table, spec = await self._older_copies(conn, table, spec)
         return spec
@@ -790,6 +793,7 @@ class NativeTables:
         for statement in presets.create_statements(name, self.schema, spec, _METRIC_OPCLASS[spec.metric], layout):
             await conn.execute(statement)
         if preset is not None and preset.name == presets.LANGCHAIN:
+            self._created[spec.name] = spec.dimension
             await conn.execute(
                 sql.SQL("INSERT INTO {}.{} (uuid, name, cmetadata) VALUES (%s, %s, NULL)").format(
                     sql.Identifier(self.schema), sql.Identifier(presets.LANGCHAIN_COLLECTIONS)

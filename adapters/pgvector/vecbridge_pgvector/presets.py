@@ -151,7 +151,8 @@ def _ann_index(
 
 def create_statements(name: str, schema: str, spec: CollectionSpec, opclass: str, layout: Layout) -> list[sql.Composed]:
     """DDL creating the table ``spec`` names in ``layout``'s shape (LangChain's shared tables are
-    created where missing; the collection row is the caller's)."""
+    created where missing, with an untyped ``VECTOR`` column as PGVector makes them by default, so
+    collections of other dimensions can share them; the collection row is the caller's)."""
     found = preset(layout.preset)
     dimension = sql.Literal(int(spec.dimension))
     table_name = found.table_name(spec.name) if found is not None else spec.name
@@ -164,10 +165,10 @@ def create_statements(name: str, schema: str, spec: CollectionSpec, opclass: str
                 "PRIMARY KEY (uuid), UNIQUE (name))"
             ).format(collections),
             sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (id VARCHAR NOT NULL, collection_id UUID, embedding VECTOR({}), "
+                "CREATE TABLE IF NOT EXISTS {} (id VARCHAR NOT NULL, collection_id UUID, embedding VECTOR, "
                 "document VARCHAR, cmetadata JSONB, PRIMARY KEY (id), FOREIGN KEY (collection_id) "
                 "REFERENCES {} (uuid) ON DELETE CASCADE)"
-            ).format(table, dimension, collections),
+            ).format(table, collections),
             sql.SQL("CREATE INDEX IF NOT EXISTS ix_cmetadata_gin ON {} USING gin (cmetadata jsonb_path_ops)").format(
                 table
             ),
