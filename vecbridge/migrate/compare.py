@@ -3,7 +3,7 @@ metadata with its types, documents; what verification reports as a :class:`Misma
 
 from __future__ import annotations
 
-import math
+import struct
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,8 +40,55 @@ def _type_tag(value: object) -> str:
     return type(value).__name__
 
 
-def metadata_differences(expected: Metadata, actual: Metadata) -> list[str]:
-    """Key-by-key differences, types included: ``1`` (int) and ``1.0`` (float) differ, a missing key is not ``0``."""
+def _ordered_bits(value: float) -> int:
+    bits: int = struct.unpack("<q", struct.pack("<d", value))[0]
+    return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def ulp_distance(left: float, right: float) -> int:
+    """Units in the last place between two finite floats (``-0.0`` and ``0.0`` are 0 apart)."""
+    return abs(_ordered_bits(left) - _ordered_bits(right))
+
+
+@dataclass(slots=True)
+class FloatDifferences:
+    """Float metadata a destination without ``Capability.EXACT_FLOATS`` returned with other bits: up to
+    ``bound_ulps`` apart they are counted here, for the report, instead of being mismatches."""
+
+    bound_ulps: int
+    count: int = 0
+    max_ulps: int = 0
+    max_relative: float = 0.0
+
+    def allows(self, expected: float, actual: float) -> bool:
+        """Count ``actual`` as a difference within the bound; ``False`` when it is beyond it."""
+        ulps = ulp_distance(expected, actual)
+        if ulps > self.bound_ulps:
+            return False
+        self.count += 1
+        self.max_ulps = max(self.max_ulps, ulps)
+        if expected != 0.0:
+            self.max_relative = max(self.max_relative, abs(actual - expected) / abs(expected))
+        return True
+
+    def to_dict(self) -> dict[str, int | float]:
+        return {
+            "count": self.count,
+            "max_ulps": self.max_ulps,
+            "max_relative": self.max_relative,
+            "bound_ulps": self.bound_ulps,
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"{self.count} float values differ from the source, by at most {self.max_ulps} ulp "
+            f"(relative {self.max_relative:.2g}; the destination declares {self.bound_ulps} ulp)"
+        )
+
+
+def metadata_differences(expected: Metadata, actual: Metadata, floats: FloatDifferences | None = None) -> list[str]:
+    """Key-by-key differences, types included: ``1`` (int) and ``1.0`` (float) differ, a missing key is not ``0``.
+    Floats compare bit for bit; ``floats`` counts the differences a destination declares instead."""
     problems = []
     for key in sorted(set(expected) | set(actual)):
         if key not in actual:
@@ -54,7 +101,8 @@ def metadata_differences(expected: Metadata, actual: Metadata) -> list[str]:
         if _type_tag(left) != _type_tag(right):
             problems.append(f"{key}: {left!r} ({_type_tag(left)}) became {right!r} ({_type_tag(right)})")
         elif isinstance(left, float) and isinstance(right, float):
-            if not math.isclose(left, right, rel_tol=1e-12, abs_tol=0.0):
+            same = struct.pack("<d", left) == struct.pack("<d", right)
+            if not same and (floats is None or not floats.allows(left, right)):
                 problems.append(f"{key}: {left!r} became {right!r}")
         elif isinstance(left, list) and isinstance(right, list):
             if list(left) != list(right):
@@ -73,8 +121,11 @@ def expected_vector(vector: object, normalize: bool) -> np.ndarray[Any, np.dtype
     return array
 
 
-def compare_records(expected: Record, actual: Record, namespace: str, normalize: bool) -> list[Mismatch]:
-    """Content comparison of one record: vector within float32 tolerance, metadata with types, document."""
+def compare_records(
+    expected: Record, actual: Record, namespace: str, normalize: bool, floats: FloatDifferences | None = None
+) -> list[Mismatch]:
+    """Content comparison of one record: vector within float32 tolerance, metadata with types (floats
+    bit for bit, or within ``floats``), document."""
     found: list[Mismatch] = []
     want = expected_vector(expected.vector, normalize)
     got = np.asarray(actual.vector, dtype=np.float32)
@@ -83,7 +134,7 @@ def compare_records(expected: Record, actual: Record, namespace: str, normalize:
     elif not np.allclose(want, got, rtol=VECTOR_RTOL, atol=VECTOR_ATOL):
         worst = float(np.max(np.abs(want - got)))
         found.append(Mismatch("vector", namespace, expected.id, f"differs by up to {worst:.3g}"))
-    problems = metadata_differences(expected.metadata, actual.metadata)
+    problems = metadata_differences(expected.metadata, actual.metadata, floats)
     if problems:
         found.append(Mismatch("metadata", namespace, expected.id, "; ".join(problems)))
     if expected.document != actual.document:

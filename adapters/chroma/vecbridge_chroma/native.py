@@ -45,12 +45,13 @@ Writes (``layout.writable``)
 
 Scans
     A native record has no vecbridge scan key, so a scan pages by offset over Chroma's own order
-    (insertion order; an update keeps a record's place). The cursor holds the offset and the id of
-    the last record read, and a resumed page first checks that id is still just before the offset.
-    Records present for the whole scan appear exactly once, also when records are updated or added
-    meanwhile (additions come last) or when up to a page of records before the cursor is deleted
-    between two pages (the id is found again); beyond that, or when that very record is deleted,
-    the scan goes on at the same offset and may skip as many records as were deleted before it.
+    (insertion order; an update keeps a record's place). The cursor holds the offset and the ids of
+    the last three records read, and a resumed page first checks the last is still just before the
+    offset. Records present for the whole scan appear exactly once, also when records are updated
+    or added meanwhile (additions come last) or when up to a page of records before the cursor is
+    deleted between two pages (the place is found again after the last of the three still stored);
+    beyond that, or when all three are deleted, the scan goes on at the same offset and may skip as
+    many records as were deleted before it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ ID_FIELD = "#id"
 VECTOR_FIELD = "#embedding"
 #: records read to type the metadata keys and recognise a preset
 SAMPLE_SIZE = 1000
+#: ids of the last records read a scan cursor holds, to find its place again after deletes
+REMEMBERED_IDS = 3
 #: vecbridge's marks on its own Chroma collections (the facts; a namespace's parent)
 VECBRIDGE_MARKS = ("_vb_spec", "_vb_of")
 
@@ -120,13 +123,15 @@ def _converted(types: set[str]) -> bool:
 
 
 def _valid_cursor(state: Any) -> bool:
-    """A native scan cursor holds ``[offset, id of the record just before it]``."""
+    """A native scan cursor holds ``[offset, ids of the last records read, oldest first]``."""
     return (
         isinstance(state, list)
         and len(state) == 2
         and type(state[0]) is int
         and state[0] >= 1
-        and isinstance(state[1], str)
+        and isinstance(state[1], list)
+        and 1 <= len(state[1]) <= REMEMBERED_IDS
+        and all(isinstance(i, str) for i in state[1])
     )
 
 
@@ -406,29 +411,36 @@ class NativeCollections:
         where = self._where(spec, namespace, filter)
         offset = 0
         if cursor is not None:
-            offset, last = decode_cursor(cursor, self.adapter.name, _valid_cursor)
-            offset = await self._resume_at(spec, where, offset, last, page_size)
+            offset, read = decode_cursor(cursor, self.adapter.name, _valid_cursor)
+            offset = await self._resume_at(spec, where, offset, read, page_size)
         records = await self._read(spec, "scan", include_vectors, where=where, offset=offset, limit=page_size)
         if len(records) < page_size:
             return Page(records, None)
-        return Page(records, encode_cursor([offset + len(records), records[-1].id]))
+        return Page(records, encode_cursor([offset + len(records), [r.id for r in records[-REMEMBERED_IDS:]]]))
 
     async def _resume_at(
-        self, spec: CollectionSpec, where: Where | None, offset: int, last: str, page_size: int
+        self, spec: CollectionSpec, where: Where | None, offset: int, read: list[str], page_size: int
     ) -> int:
-        """Where the record after ``last`` is now: records deleted before it moved it back."""
-        start = max(0, offset - page_size)
+        """Where the record after the last of ``read`` still stored is now (records deleted before it
+        moved it back). One id is read when nothing moved; the page before the offset when something did."""
 
-        async def ids(collection: Any) -> list[str]:
-            window = await self.adapter._call(
-                collection.get, where=where, offset=start, limit=offset - start, include=[]
-            )
-            return list(window["ids"])
+        async def ids(start: int, stop: int) -> list[str]:
+            async def read(collection: Any) -> list[str]:
+                window = await self.adapter._call(
+                    collection.get, where=where, offset=start, limit=stop - start, include=[]
+                )
+                return list(window["ids"])
 
-        before = await self._on(spec, "scan", ids)
-        if before and before[-1] == last:
+            return await self._on(spec, "scan", read)
+
+        if await ids(offset - 1, offset) == read[-1:]:
             return offset
-        return start + before.index(last) + 1 if last in before else offset
+        start = max(0, offset - page_size)
+        before = await ids(start, offset)
+        for record_id in reversed(read):
+            if record_id in before:
+                return start + before.index(record_id) + 1
+        return offset
 
     # --- writes ------------------------------------------------------------------------------------
 
