@@ -423,6 +423,9 @@ async def test_a_declared_namespace_field_splits_the_collection(
     t3 = store.collection(name, "t3", layout=layout, writable=True)
     await t3.upsert([vb.Record("e", [0.5, 0.5], {"k": 5})])
     assert collection.get(ids=["e"], include=["metadatas"])["metadatas"] == [{"k": 5, "tenant": "t3"}]
+    with pytest.raises(vb.InvalidRecordError, match="namespace 't1'"):
+        await t3.upsert([vb.Record("a", [0.5, 0.5], {"k": 6})])  # ids are one space: "a" stays in t1
+    assert collection.get(ids=["a"], include=["metadatas"])["metadatas"][0]["tenant"] == "t1"
 
 
 async def test_a_document_kept_in_a_metadata_key_is_declared_by_its_key(

@@ -16,7 +16,8 @@ Inferred layout
       key are refused, naming it. A key outside the contract's key rules is listed as unfit and
       never read;
     * namespace: none (the collection is namespace ``default``), or a declared metadata key whose
-      string values are the namespaces (a record without one is in no namespace);
+      string values are the namespaces (a record without one is in no namespace). Chroma ids stay
+      unique across the collection: writing an id that another namespace holds is refused;
     * metric: the ``space`` of the collection's configuration (``hnsw`` or ``spann``), else the legacy
       ``hnsw:space`` metadata, else ``l2``. Chroma 1.x writes the space into every configuration (``l2``
       when the creator named none) and ranks with it, so it is what the store declares, never a
@@ -499,6 +500,7 @@ class NativeCollections:
                     document = absent_document
                 old = previous.get(record.id)
                 if old is not None:
+                    _check_same_namespace(layout, record.id, old[0], namespace)
                     if layout.document == DOCUMENT_FIELD and document is None and old[1] is not None:
                         readd.append(record.id)  # Chroma keeps a document sent as None
                     else:
@@ -557,6 +559,20 @@ class NativeCollections:
 def _layout(spec: CollectionSpec) -> Layout:
     assert spec.layout is not None, "native primitives take a spec with a layout"
     return spec.layout
+
+
+def _check_same_namespace(layout: Layout, record_id: str, stored: Mapping[str, Any] | None, namespace: str) -> None:
+    """A namespace field shares the collection's one id space: writing an id another namespace
+    holds would move that record, so it is refused (nothing of the batch is written)."""
+    if layout.namespace is None:
+        return
+    other = (stored or {}).get(layout.namespace)
+    if other != namespace:
+        raise InvalidRecordError(
+            f"the id is taken by a record in namespace {other!r}: namespaces kept in a field share one id space",
+            record_id=record_id,
+            field=layout.namespace,
+        )
 
 
 def _key_role(layout: Layout, key: str, types: set[str], preset: str) -> tuple[FieldRole, str]:
