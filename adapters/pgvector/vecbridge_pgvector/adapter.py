@@ -48,6 +48,9 @@ from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metada
 from vecbridge.url import URL
 from vecbridge_pgvector.compat import vector_array
 from vecbridge_pgvector.filters import PgvectorFilterCompiler, SqlFilter
+from vecbridge_pgvector.metrics import OPCLASS as _OPCLASS
+from vecbridge_pgvector.metrics import OPERATOR as _OPERATOR
+from vecbridge_pgvector.metrics import SCORE_OFFSET as _SCORE_OFFSET
 from vecbridge_pgvector.native import NativeTables
 
 REGISTRY_TABLE = "vecbridge_collections"
@@ -60,14 +63,6 @@ _URL_OPTIONS = frozenset(
     {"schema", "pool_min", "pool_max", "ef_search", "options", "sslmode", "connect_timeout", "application_name"}
 )
 _LOCK_KEY = 0x7662_6467  # advisory lock serializing DDL of vecbridge collections ("vbdg")
-
-_OPCLASS = {Metric.COSINE: "vector_cosine_ops", Metric.DOT: "vector_ip_ops", Metric.EUCLIDEAN: "vector_l2_ops"}
-_OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
-
-
-#: distance (lower is better) -> vecbridge score (higher is better) is ``offset - distance``: cosine
-#: 1 - d, dot -d (pgvector's <#> is the negative inner product), euclidean -d (<-> is the true L2 distance).
-_SCORE_OFFSET = {Metric.COSINE: 1.0, Metric.DOT: 0.0, Metric.EUCLIDEAN: 0.0}
 
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
@@ -115,7 +110,6 @@ class PgvectorAdapter(Adapter):
             Capability.PERSISTENT,
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.INDEX_SETTINGS,
-            Capability.EXACT_FLOATS,
             Capability.BULK_LOAD,
             Capability.ATOMIC_UPSERT,
             Capability.NATIVE_LAYOUTS,

@@ -1,19 +1,11 @@
-"""Tables vecbridge did not create: discovered from the catalog, read (and, when opted in, written)
-through a :class:`vecbridge.Layout`.
+"""Tables vecbridge did not create, read (and, when opted in, written) through a :class:`vecbridge.Layout`.
 
-Discovery reads ``pg_catalog`` only: a table of the adapter's schema with a ``vector`` column that
-is not vecbridge's (``vb_*``, the registry) is a native collection; LangChain's shared
-``langchain_pg_embedding`` is one collection per row of ``langchain_pg_collection``, listed by the
-LangChain collection's name; a LlamaIndex table ``data_<name>`` is listed as ``<name>`` (``presets.py``).
-
-Inference (declared keys win, ``docs/existing-data.md``): the id is the single-column primary key
-(text, varchar, integer or uuid; integers and UUIDs become strings and are cast back to query by
-id); the vector is the only ``vector`` column; the document is the only text column, or the one
-among them with a well-known name (:data:`DOCUMENT_NAMES`); a json/jsonb column with a well-known
-metadata name (:data:`METADATA_JSON_NAMES`) has its keys merged into the metadata; every other
-column is a metadata key, converted by ``vecbridge.layout``; no namespace unless declared (a
-column such as ``tenant_id``, whose values are the namespaces). The metric is the ANN index's
-operator class, else the preset's, else unknown. Reading never writes: every statement here
+Discovery (``catalog.py``) reads ``pg_catalog`` only: a table of the adapter's schema with a
+``vector`` column that is not vecbridge's (``vb_*``, the registry) is a native collection;
+LangChain's shared ``langchain_pg_embedding`` is one collection per row of
+``langchain_pg_collection``, listed by the LangChain collection's name; a LlamaIndex table
+``data_<name>`` is listed as ``<name>`` (``presets.py``). ``inference.py`` maps the columns onto
+the contract; filters compile in ``native_filters.py``. Reading never writes: every statement here
 outside :meth:`NativeTables.create` and the write methods is a SELECT.
 """
 
@@ -21,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,12 +24,15 @@ from psycopg.types.json import Json, Jsonb
 from vecbridge.adapter import decode_cursor, encode_cursor
 from vecbridge.errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError, InvalidRecordError
 from vecbridge.filters import FilterNode
-from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, conversion_note, native_id
-from vecbridge.types import DEFAULT_NAMESPACE, HNSW, IVF, CollectionSpec, Flat, IndexSpec, Match, Metric, Page, Record
+from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, native_id
+from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, Match, Metric, Page, Record
 from vecbridge.validation import NAMESPACE_NAME
 from vecbridge_pgvector import presets
+from vecbridge_pgvector.catalog import INT_TYPES, Column, TableInfo, read_tables
 from vecbridge_pgvector.compat import vector_array
 from vecbridge_pgvector.filters import SqlFilter
+from vecbridge_pgvector.inference import NativeTable, resolve
+from vecbridge_pgvector.metrics import OPCLASS, OPERATOR, SCORE_OFFSET
 from vecbridge_pgvector.native_filters import (
     BIGINT,
     BOOL,
@@ -45,369 +40,12 @@ from vecbridge_pgvector.native_filters import (
     NUMBER,
     TEXT,
     TEXT_ARRAY,
-    ColumnFilter,
     NativeFilterCompiler,
+    column_filter,
 )
 
 if TYPE_CHECKING:
     from vecbridge_pgvector.adapter import PgvectorAdapter
-
-#: text columns taken as the document when there are several
-DOCUMENT_NAMES = ("content", "document", "text", "page_content", "body", "chunk")
-#: json/jsonb columns whose keys are merged into the metadata
-METADATA_JSON_NAMES = ("metadata", "cmetadata", "metadata_", "meta", "langchain_metadata")
-
-_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "citext", "name"})
-_INT_TYPES = frozenset({"int2", "int4", "int8"})
-_FLOAT_TYPES = frozenset({"float4", "float8"})
-_TIME_TYPES = frozenset({"timestamptz", "timestamp", "date", "time", "timetz"})
-_JSON_TYPES = frozenset({"json", "jsonb"})
-#: types whose values ``vecbridge.layout.metadata_value`` converts (arrays of them too)
-_READABLE = _TEXT_TYPES | _INT_TYPES | _FLOAT_TYPES | _TIME_TYPES | _JSON_TYPES | {"bool", "numeric", "uuid"}
-_OPCLASS_METRIC = {
-    "vector_cosine_ops": Metric.COSINE,
-    "vector_ip_ops": Metric.DOT,
-    "vector_l2_ops": Metric.EUCLIDEAN,
-}
-_OPERATOR = {Metric.COSINE: "<=>", Metric.DOT: "<#>", Metric.EUCLIDEAN: "<->"}
-_SCORE_OFFSET = {Metric.COSINE: 1.0, Metric.DOT: 0.0, Metric.EUCLIDEAN: 0.0}
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column as the catalog describes it."""
-
-    name: str
-    #: ``format_type``: ``vector(64)``, ``timestamp with time zone``, ``text[]``
-    type: str
-    #: the type's (or, for an array, its element's) ``typname``: ``vector``, ``int8``, ``text``
-    base: str
-    array: bool
-    not_null: bool
-    has_default: bool
-    generated: bool
-    #: ``n`` of ``vector(n)``; ``None`` for an untyped ``vector``
-    dimension: int | None
-    #: ``e`` for an enum
-    category: str
-
-    @property
-    def text_like(self) -> bool:
-        return not self.array and (self.base in _TEXT_TYPES or self.category == "E")
-
-    @property
-    def readable(self) -> bool:
-        return self.base in _READABLE or self.category == "E"
-
-    @property
-    def id_like(self) -> bool:
-        return not self.array and (self.base in _TEXT_TYPES or self.base in _INT_TYPES or self.base == "uuid")
-
-
-@dataclass(frozen=True, slots=True)
-class AnnIndex:
-    method: str
-    metric: Metric | None
-    options: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class TableInfo:
-    schema: str
-    name: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    #: vector column -> its ANN index (the first one found)
-    ann: dict[str, AnnIndex]
-
-    def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
-
-    @property
-    def vectors(self) -> list[Column]:
-        return [c for c in self.columns if c.base == "vector" and not c.array]
-
-
-@dataclass(frozen=True, slots=True)
-class NativeTable:
-    """One native collection resolved through one layout: what reads select and writes fill."""
-
-    name: str
-    info: TableInfo
-    layout: Layout
-    id: Column
-    vector: Column
-    document: Column | None
-    namespace: Column | None
-    #: typed columns read as metadata keys
-    metadata: tuple[Column, ...]
-    #: JSON columns whose keys are merged in (a column's own key wins)
-    merged: tuple[Column, ...]
-    #: a predicate every read and write adds (LangChain's collection, LlamaIndex's newest row per node)
-    scope: sql.Composable = field(default_factory=lambda: sql.SQL("true"))
-    scope_params: tuple[Any, ...] = ()
-    #: values every written row gets (LangChain's ``collection_id``)
-    fixed: tuple[tuple[str, Any], ...] = ()
-    #: the names of :attr:`metadata`, in order (read on every row)
-    metadata_names: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata_names", tuple(c.name for c in self.metadata))
-
-    @property
-    def table(self) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.info.schema), sql.Identifier(self.info.name))
-
-    @property
-    def preset(self) -> str | None:
-        return self.layout.preset
-
-
-def _ident(column: Column) -> sql.Composable:
-    return sql.SQL("t.{}").format(sql.Identifier(column.name))
-
-
-_CATALOG_COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-       CASE WHEN t.typcategory = 'A' THEN e.typname ELSE t.typname END,
-       t.typcategory = 'A', a.attnotnull, a.atthasdef, a.attgenerated <> '', a.atttypmod,
-       CASE WHEN t.typcategory = 'A' THEN e.typcategory ELSE t.typcategory END
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem
-WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
-"""
-_CATALOG_KEY = """
-SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-WHERE i.indrelid = %s AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)
-"""
-_CATALOG_ANN = """
-SELECT a.attname, am.amname, opc.opcname, coalesce(ic.reloptions, '{}')
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-JOIN pg_opclass opc ON opc.oid = i.indclass[0]
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-WHERE i.indrelid = %s AND am.amname IN ('hnsw', 'ivfflat') ORDER BY ic.relname
-"""
-_CATALOG_TABLES = """
-SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR c.relname = %s)
-AND EXISTS (SELECT FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND t.typname = 'vector')
-ORDER BY c.relname
-"""
-
-
-async def read_tables(conn: psycopg.AsyncConnection[Any], schema: str, name: str | None = None) -> list[TableInfo]:
-    """The catalog's view of every table of ``schema`` with a ``vector`` column (or only ``name``)."""
-    tables = await (await conn.execute(_CATALOG_TABLES, (schema, name, name))).fetchall()
-    found = []
-    for oid, relname in tables:
-        columns = tuple(
-            Column(
-                name=row[0],
-                type=row[1],
-                base=row[2] or "",
-                array=bool(row[3]),
-                not_null=bool(row[4]),
-                has_default=bool(row[5]),
-                generated=bool(row[6]),
-                dimension=row[7] if row[2] == "vector" and row[7] > 0 else None,
-                category=row[8] or "",
-            )
-            for row in await (await conn.execute(_CATALOG_COLUMNS, (oid,))).fetchall()
-        )
-        key = tuple(row[0] for row in await (await conn.execute(_CATALOG_KEY, (oid,))).fetchall())
-        ann: dict[str, AnnIndex] = {}
-        for column, method, opclass, options in await (await conn.execute(_CATALOG_ANN, (oid,))).fetchall():
-            values = dict(option.split("=", 1) for option in options)
-            ann.setdefault(
-                column,
-                AnnIndex(method, _OPCLASS_METRIC.get(opclass), {k: int(v) for k, v in values.items() if v.isdigit()}),
-            )
-        found.append(TableInfo(schema, relname, columns, key, ann))
-    return found
-
-
-def _index_spec(index: AnnIndex | None) -> IndexSpec:
-    if index is None:
-        return Flat()
-    if index.method == "hnsw":
-        return HNSW(m=index.options.get("m", 16), ef_construction=index.options.get("ef_construction", 64))
-    return IVF(nlist=index.options.get("lists", 100))
-
-
-def _pick(role: str, declared: str | None, candidates: Sequence[Column], info: TableInfo) -> Column | None:
-    """The declared column (which must exist), the only candidate, or ``None`` when there is none;
-    ``LayoutError`` naming the candidates when several could fill ``role``."""
-    if declared is not None:
-        if declared == "":
-            return None
-        column = info.column(declared)
-        if column is None:
-            raise LayoutError(
-                f"table {info.name!r} has no column {declared!r} for {role}",
-                role=role,
-                candidates=[c.name for c in candidates],
-            )
-        return column
-    if len(candidates) > 1:
-        raise LayoutError(
-            f"table {info.name!r} has several columns that could be the {role}",
-            role=role,
-            candidates=[c.name for c in candidates],
-        )
-    return candidates[0] if candidates else None
-
-
-def resolve(info: TableInfo, name: str, declared: Layout) -> tuple[NativeTable, CollectionSpec]:
-    """``info`` read through ``declared`` (keys declared win over inference); ``LayoutError`` when
-    a role is ambiguous or a declared column does not fit."""
-    preset = presets.preset(declared.preset) or presets.recognized(info.name, {c.name for c in info.columns})
-    layout = declared.over(preset.layout) if preset is not None else declared
-    if preset is not None and layout.preset is None:
-        layout = Layout(preset=preset.name).over(layout)
-    ignored = preset.ignored if preset is not None else frozenset()
-
-    namespace = _pick("namespace", layout.namespace, [], info) if layout.namespace else None
-    vector = _pick("vector", layout.vector, info.vectors, info)
-    if vector is None or vector.base != "vector" or vector.array:
-        raise LayoutError(f"table {info.name!r} has no vector column (pgvector's vector type) to read")
-    key = [info.column(c) for c in info.primary_key if namespace is None or c != namespace.name]
-    id_candidates = [c for c in info.columns if c.id_like and c.name not in ignored and c is not namespace]
-    if layout.id is not None:
-        id_column = _required(info, layout.id, "id")
-    elif len(key) == 1 and key[0] is not None and key[0].id_like and key[0].name not in ignored:
-        id_column = key[0]
-    else:
-        raise LayoutError(
-            f"table {info.name!r} has no single-column primary key to use as the id",
-            role="id",
-            candidates=[c.name for c in id_candidates],
-        )
-    if not id_column.id_like:
-        raise LayoutError(
-            f"table {info.name!r}: the id column must be text, varchar, an integer or a uuid",
-            role="id",
-            candidates=[c.name for c in id_candidates],
-        )
-    taken = {id_column.name, vector.name} | ({namespace.name} if namespace is not None else set())
-    texts = [c for c in info.columns if c.text_like and c.name not in taken and c.name not in ignored]
-    if layout.document is None and len(texts) > 1:
-        known = [c for c in texts if c.name in DOCUMENT_NAMES]
-        texts = known if len(known) == 1 else texts
-    document = _pick("document", layout.document, texts, info)
-    if document is not None:
-        taken.add(document.name)
-    if layout.metadata_keys_from is not None:
-        merged = tuple(_required(info, n, "metadata_keys_from") for n in layout.metadata_keys_from)
-    else:
-        merged = tuple(
-            c for c in info.columns if c.name in METADATA_JSON_NAMES and c.base in _JSON_TYPES and not c.array
-        )
-    for column in merged:
-        if column.base not in _JSON_TYPES or column.array:
-            raise LayoutError(f"table {info.name!r}: {column.name!r} is not a json/jsonb column to merge keys from")
-    taken |= {c.name for c in merged}
-    if layout.metadata is not None:
-        metadata = tuple(_required(info, n, "metadata") for n in layout.metadata)
-        unfit = [c.name for c in metadata if not c.readable]
-        if unfit:
-            raise LayoutError(f"table {info.name!r}: column(s) {', '.join(unfit)} hold values with no contract form")
-    else:
-        metadata = tuple(
-            c for c in info.columns if c.name not in taken and c.name not in ignored and c.readable and not c.generated
-        )
-    ann = info.ann.get(vector.name)
-    metric = layout.metric
-    if declared.metric is None and ann is not None and ann.metric is not None:
-        metric = ann.metric
-    resolved = Layout(
-        preset=layout.preset,
-        id=id_column.name,
-        vector=vector.name,
-        document=document.name if document is not None else "",
-        metadata=layout.metadata,
-        metadata_keys_from=tuple(c.name for c in merged),
-        namespace=namespace.name if namespace is not None else None,
-        metric=metric,
-        writable=layout.writable,
-        fields=_fields(info, (id_column, vector, document, namespace), metadata, merged, ignored),
-    )
-    table = NativeTable(name, info, resolved, id_column, vector, document, namespace, metadata, merged)
-    spec = CollectionSpec(
-        name=name,
-        dimension=vector.dimension or 0,
-        metric=metric or Metric.COSINE,
-        index=_index_spec(ann),
-        layout=resolved,
-    )
-    return table, spec
-
-
-def _required(info: TableInfo, name: str, option: str) -> Column:
-    column = info.column(name)
-    if column is None:
-        raise LayoutError(
-            f"table {info.name!r} has no column {name!r} ({option})",
-            role=option,
-            candidates=[c.name for c in info.columns],
-        )
-    return column
-
-
-def _fields(
-    info: TableInfo,
-    roles: tuple[Column, Column, Column | None, Column | None],
-    metadata: tuple[Column, ...],
-    merged: tuple[Column, ...],
-    ignored: frozenset[str],
-) -> tuple[NativeField, ...]:
-    """Every column with what it became: ``roles`` are the id, vector, document and namespace columns."""
-    id_column, vector, document, namespace = roles
-    fields = []
-    for column in info.columns:
-        note = ""
-        if column is id_column:
-            role = FieldRole.ID
-            if column.base in _INT_TYPES or column.base == "uuid":
-                note = "converted: decimal string" if column.base in _INT_TYPES else "converted: canonical UUID string"
-        elif column is vector:
-            role = FieldRole.VECTOR
-        elif column is document:
-            role = FieldRole.DOCUMENT
-        elif column is namespace:
-            role, note = FieldRole.NAMESPACE, "values are namespace names; rows where it is NULL are in none"
-        elif column in merged:
-            role, note = FieldRole.METADATA_KEYS, "keys merged into the metadata; " + conversion_note(column.type)
-        elif column in metadata:
-            role, note = FieldRole.METADATA, conversion_note(column.type)
-        elif column.name in ignored:
-            role, note = FieldRole.IGNORED, "the framework's own bookkeeping, not metadata"
-        elif not column.readable:
-            role, note = FieldRole.UNFIT, f"{column.type} has no contract form; not read"
-        elif column.generated:
-            role, note = FieldRole.IGNORED, "a generated column: derived, not metadata"
-        else:
-            role, note = FieldRole.IGNORED, "not in the declared metadata"
-        fields.append(NativeField(column.name, column.type, role, note.rstrip("; ")))
-    return tuple(fields)
-
-
-def _filter_kind(column: Column) -> ColumnFilter:
-    expression = _ident(column)
-    if column.array:
-        if column.base in _TEXT_TYPES:
-            return ColumnFilter(expression, TEXT_ARRAY)
-        return ColumnFilter(expression, None, f"{column.type} reads as JSON text")
-    if column.text_like or column.base == "uuid":
-        return ColumnFilter(expression, TEXT)
-    if column.base == "bool":
-        return ColumnFilter(expression, BOOL)
-    if column.base in ("int2", "int4"):
-        return ColumnFilter(expression, NUMBER)
-    if column.base == "int8":
-        return ColumnFilter(expression, BIGINT)
-    if column.base in _FLOAT_TYPES:
-        return ColumnFilter(expression, FLOAT)
-    return ColumnFilter(expression, None, f"{column.type} {conversion_note(column.type) or 'is converted'}")
 
 
 class NativeTables:
@@ -480,7 +118,7 @@ class NativeTables:
             row = await (
                 await conn.execute(
                     sql.SQL("SELECT vector_dims({}) FROM {} AS t WHERE {} LIMIT 1").format(
-                        _ident(table.vector), table.table, table.scope
+                        table.vector.ref, table.table, table.scope
                     ),
                     table.scope_params,
                 )
@@ -495,9 +133,7 @@ class NativeTables:
     ) -> tuple[NativeTable, CollectionSpec]:
         """LlamaIndex inserts a node added twice as a second row: reads take the newest; the older
         rows are counted in the layout's drops and named in the id field's note."""
-        statement = sql.SQL("SELECT count(*) - count(DISTINCT {i}) FROM {t} AS t").format(
-            i=_ident(table.id), t=table.table
-        )
+        statement = sql.SQL("SELECT count(*) - count(DISTINCT {i}) FROM {t} AS t").format(i=table.id.ref, t=table.table)
         row = await (await conn.execute(statement)).fetchone()
         older = int(row[0]) if row else 0
         if not older:
@@ -609,14 +245,14 @@ class NativeTables:
         table = self.cached(collection)
         if table is None:
             raise InvalidArgumentError(f"collection {collection.name!r} was not described on this connection")
-        columns = {c.name: _filter_kind(c) for c in table.metadata}
+        columns = {c.name: column_filter(c) for c in table.metadata}
         json_expression: sql.Composable | None = None
         if len(table.merged) == 1:
-            json_expression = sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(_ident(table.merged[0]))
+            json_expression = sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(table.merged[0].ref)
         elif len(table.merged) > 1:
             json_expression = sql.SQL("({})").format(
                 sql.SQL(" || ").join(
-                    sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(_ident(c)) for c in reversed(table.merged)
+                    sql.SQL("COALESCE({}::jsonb, '{{}}'::jsonb)").format(c.ref) for c in reversed(table.merged)
                 )
             )
         return NativeFilterCompiler(columns, json_expression).compile(node)
@@ -624,9 +260,9 @@ class NativeTables:
     # --- reads -----------------------------------------------------------------------------------
 
     def _select(self, table: NativeTable, include_vectors: bool) -> sql.Composable:
-        columns = [_ident(table.id), _ident(table.document) if table.document else sql.SQL("NULL")]
-        columns.append(_ident(table.vector) if include_vectors else sql.SQL("NULL"))
-        columns += [_ident(c) for c in (*table.merged, *table.metadata)]
+        columns = [table.id.ref, table.document.ref if table.document else sql.SQL("NULL")]
+        columns.append(table.vector.ref if include_vectors else sql.SQL("NULL"))
+        columns += [c.ref for c in (*table.merged, *table.metadata)]
         return sql.SQL(", ").join(columns)
 
     def _where(
@@ -635,7 +271,7 @@ class NativeTables:
         parts: list[sql.Composable] = [table.scope]
         params: list[Any] = list(table.scope_params)
         if table.namespace is not None:
-            parts.append(sql.SQL("{}::text = %s").format(_ident(table.namespace)))
+            parts.append(sql.SQL("{}::text = %s").format(table.namespace.ref))
             params.append(namespace)
         elif namespace != DEFAULT_NAMESPACE:
             parts.append(sql.SQL("false"))
@@ -658,7 +294,7 @@ class NativeTables:
 
     def _id_values(self, table: NativeTable, ids: Iterable[str]) -> list[Any]:
         """Contract ids as the id column's values (ids that cannot be one match nothing)."""
-        if table.id.base in _INT_TYPES:
+        if table.id.base in INT_TYPES:
             return [int(i) for i in ids if _is_int(i)]
         if table.id.base == "uuid":
             return [u for u in (_uuid(i) for i in ids) if u is not None]
@@ -670,7 +306,7 @@ class NativeTables:
         table = await self.table(collection)
         where, params = self._where(table, namespace, None)
         statement = sql.SQL("SELECT {} FROM {} AS t WHERE {} AND {} = ANY(%s)").format(
-            self._select(table, include_vectors), table.table, where, _ident(table.id)
+            self._select(table, include_vectors), table.table, where, table.id.ref
         )
         async with self.adapter._connection(f"get from {collection.name!r}", transaction=False) as conn:
             rows = await (await conn.execute(statement, (*params, self._id_values(table, ids)), binary=True)).fetchall()
@@ -696,7 +332,7 @@ class NativeTables:
         """Keyset pages in the id column's own order (its primary-key index serves it)."""
         table = await self.table(collection)
         where, params = self._where(table, namespace, filter)
-        key = _ident(table.id)
+        key = table.id.ref
         if cursor is not None:
             last = decode_cursor(cursor, "pgvector", lambda state: isinstance(state, str | int))
             where = sql.SQL("{} AND {} > %s").format(where, key)
@@ -735,8 +371,8 @@ class NativeTables:
             "ORDER BY distance LIMIT {k}) AS hits ORDER BY distance"
         ).format(
             columns=self._select(table, include_vectors),
-            v=_ident(table.vector),
-            op=sql.SQL(_OPERATOR[metric]),
+            v=table.vector.ref,
+            op=sql.SQL(OPERATOR[metric]),
             t=table.table,
             where=where,
             k=sql.Literal(int(top_k)),
@@ -751,7 +387,7 @@ class NativeTables:
             )
             if len(rows) < top_k:
                 rows = max(rows, await self.adapter._exact(conn, statement.as_bytes(conn), arguments), key=len)
-        offset = _SCORE_OFFSET[metric]
+        offset = SCORE_OFFSET[metric]
         matches = []
         for row in rows:
             record = self._record(table, row[:-1], False)
@@ -764,7 +400,7 @@ class NativeTables:
         if table.namespace is None:
             return [DEFAULT_NAMESPACE] if await self.count(collection, DEFAULT_NAMESPACE, None) else []
         statement = sql.SQL("SELECT DISTINCT {n}::text FROM {t} AS t WHERE {s} AND {n} IS NOT NULL").format(
-            n=_ident(table.namespace), t=table.table, s=table.scope
+            n=table.namespace.ref, t=table.table, s=table.scope
         )
         async with self.adapter._connection(f"list namespaces of {collection.name!r}", transaction=False) as conn:
             values = [row[0] for row in await (await conn.execute(statement, table.scope_params)).fetchall()]
@@ -790,7 +426,7 @@ class NativeTables:
                 raise CollectionExistsError(f"LangChain collection {spec.name!r} already exists")
         elif await self._exists(conn, name):
             raise CollectionExistsError(f"table {name!r} already exists in schema {self.schema!r}")
-        for statement in presets.create_statements(name, self.schema, spec, _METRIC_OPCLASS[spec.metric], layout):
+        for statement in presets.create_statements(name, self.schema, spec, OPCLASS[spec.metric], layout):
             await conn.execute(statement)
         if preset is not None and preset.name == presets.LANGCHAIN:
             self._created[spec.name] = spec.dimension
@@ -932,14 +568,14 @@ class NativeTables:
             where = sql.SQL("true") if not table.fixed else sql.SQL("t.collection_id = %s")
             params = table.scope_params if table.fixed else ()
             if table.namespace is not None:
-                where = sql.SQL("{} AND {}::text = %s").format(where, _ident(table.namespace))
+                where = sql.SQL("{} AND {}::text = %s").format(where, table.namespace.ref)
                 params = (*params, namespace)
         if ids is not None:
-            where = sql.SQL("{} AND {} = ANY(%s)").format(where, _ident(table.id))
+            where = sql.SQL("{} AND {} = ANY(%s)").format(where, table.id.ref)
             params = (*params, ids)
         key = sql.SQL(", ").join(sql.Identifier(c.name) for c in self._key(table))
         statement = sql.SQL("DELETE FROM {t} WHERE ({k}) IN (SELECT {tk} FROM {t} AS t WHERE {w})").format(
-            t=table.table, k=key, tk=sql.SQL(", ").join(_ident(c) for c in self._key(table)), w=where
+            t=table.table, k=key, tk=sql.SQL(", ").join(c.ref for c in self._key(table)), w=where
         )
         await conn.execute(statement, params)
 
@@ -969,12 +605,9 @@ def _uuid(value: object) -> uuid.UUID | None:
     return parsed if str(parsed) == value else None
 
 
-_METRIC_OPCLASS = {metric: opclass for opclass, metric in _OPCLASS_METRIC.items()}
-
-
 def _check_value(table: NativeTable, column: Column, value: object, record_id: str) -> object:
     """``value`` (a contract value) as a parameter for ``column``, or ``InvalidRecordError`` before any write."""
-    kind = _filter_kind(column).kind
+    kind = column_filter(column).kind
     fits = {
         TEXT: isinstance(value, str),
         BOOL: isinstance(value, bool),

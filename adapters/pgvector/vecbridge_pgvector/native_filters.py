@@ -32,7 +32,9 @@ from psycopg import sql
 
 from vecbridge.errors import UnsupportedFilterError
 from vecbridge.filters import MAX_SAFE_INT, Eq, Exists, In, Ne, Nin, Range
+from vecbridge.layout import conversion_note
 from vecbridge.types import Scalar
+from vecbridge_pgvector.catalog import FLOAT_TYPES, TEXT_TYPES, Column
 from vecbridge_pgvector.filters import _COMPARATORS, PgvectorFilterCompiler, SqlFilter, _number
 
 #: how a typed column compares (see the module docstring)
@@ -153,3 +155,23 @@ class NativeFilterCompiler(PgvectorFilterCompiler):
         else:
             present = _FALSE
         return present if node.exists else self._negate(present)
+
+
+def column_filter(column: Column) -> ColumnFilter:
+    """How a metadata key held by ``column`` compares (see the module docstring)."""
+    expression = column.ref
+    if column.array:
+        if column.base in TEXT_TYPES:
+            return ColumnFilter(expression, TEXT_ARRAY)
+        return ColumnFilter(expression, None, f"{column.type} reads as JSON text")
+    if column.text_like or column.base == "uuid":
+        return ColumnFilter(expression, TEXT)
+    if column.base == "bool":
+        return ColumnFilter(expression, BOOL)
+    if column.base in ("int2", "int4"):
+        return ColumnFilter(expression, NUMBER)
+    if column.base == "int8":
+        return ColumnFilter(expression, BIGINT)
+    if column.base in FLOAT_TYPES:
+        return ColumnFilter(expression, FLOAT)
+    return ColumnFilter(expression, None, f"{column.type} {conversion_note(column.type) or 'is converted'}")
