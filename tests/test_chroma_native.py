@@ -229,6 +229,31 @@ async def test_an_empty_collection_has_dimension_zero_until_written(
     assert (await store.describe_collection(name)).dimension == 3
 
 
+async def test_keys_outside_the_contract_are_named_and_counted_never_dropped_silently(
+    store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
+) -> None:
+    name = unique_name("unfit")
+    names.append(name)
+    collection = client.create_collection(name, embedding_function=None)
+    collection.add(
+        ids=["a", "b"],
+        embeddings=[[1, 0], [0, 1]],
+        metadatas=[{"page number": 3, "ok": "x", "_vb_mark": 1}, {"page number": 4, "ok": "y"}],
+    )
+    info = await store.describe_collection(name)
+    assert info.spec.layout is not None
+    unfit = {f.name: f.note for f in info.spec.layout.unfit_fields()}
+    assert set(unfit) == {"page number", "_vb_mark"} and "reserved" in unfit["_vb_mark"]
+    native = store.collection(name)
+    assert [r.metadata for r in await native.get(["a", "b"])] == [{"ok": "x"}, {"ok": "y"}]
+    spec = await native.spec()
+    assert spec.layout is not None
+    assert sorted(spec.layout.drops.lines()) == [
+        "1 value(s) of '_vb_mark' not read: keys starting with '_vb' are reserved",
+        "2 value(s) of 'page number' not read: not a portable key ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)",
+    ]
+
+
 # --- reads ---------------------------------------------------------------------------------------
 
 
