@@ -600,6 +600,39 @@ async def test_filtered_hnsw_queries_come_back_full_when_the_index_stops_short(
         assert store.adapter.stats.exact_fallbacks >= 1  # type: ignore[attr-defined]
 
 
+async def test_an_ivfflat_inner_product_index_gives_the_metric_and_exact_answers(
+    pgvector_url: str, scratch: tuple[str, str]
+) -> None:
+    url, schema = scratch
+    table = sql.SQL("{}.ivf").format(sql.Identifier(schema))
+    data = vectors(5, 300, 8)
+    await execute(
+        pgvector_url,
+        sql.SQL("CREATE TABLE {} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int, e vector(8))").format(table),
+        (
+            sql.SQL(
+                "INSERT INTO {} (n, e) SELECT i, (%s::real[])[i * 8 + 1 : i * 8 + 8]::vector "
+                "FROM generate_series(0, 299) AS i"
+            ).format(table),
+            (data.ravel().tolist(),),
+        ),
+        sql.SQL("CREATE INDEX ON {} USING ivfflat (e vector_ip_ops) WITH (lists = 10)").format(table),
+    )
+    async with vb.connect(url) as store:
+        collection = store.collection("ivf")
+        spec = await collection.spec()
+        assert spec.metric is vb.Metric.DOT and spec.index == vb.IVF(nlist=10)
+        query = vectors(6, 1, 8)[0]
+        matches = await collection.query(query, top_k=20, filter={"n": {"$lt": 150}})
+        products = data.astype(np.float64) @ query
+        # IVF is approximate: the answer is full, filtered, best first, each score the true inner product
+        assert len(matches) == 20 and all(int(m.metadata["n"]) < 150 for m in matches)
+        assert [m.score for m in matches] == pytest.approx([products[int(m.metadata["n"])] for m in matches], abs=1e-4)
+        assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+        records = {r.id: r for r in await collection.get([m.id for m in matches[:3]])}
+        assert set(records) == {m.id for m in matches[:3]}  # uuid ids are cast back
+
+
 async def test_namespace_values_that_are_not_names_are_named(pgvector_url: str, scratch: tuple[str, str]) -> None:
     url, schema = scratch
     await execute(
