@@ -361,6 +361,7 @@ async def test_named_vectors_pick_the_only_one_or_list_them(engine: Engine, conn
     engine.create(manhattan, {"": (3, "Manhattan")})
     a, b = rng.normal(size=(2, 4)).tolist(), rng.normal(size=(2, 3)).tolist()
     engine.upsert(two, [(1, {"a": a[0], "b": b[0]}, {"k": 1}), (2, {"a": a[1], "b": b[1]}, {"k": 2})])
+    engine.upsert(two, [(3, {"a": a[0]}, {"k": 3})])  # a point may lack one of the named vectors
     engine.upsert(one, [(1, {"dense": b[0], "m": b[1]}, {})])
     store = await connect()
     with pytest.raises(vb.LayoutError, match=r"candidates for 'vector' are a, b.*\{\"vector\": \"a\"\}"):
@@ -371,6 +372,12 @@ async def test_named_vectors_pick_the_only_one_or_list_them(engine: Engine, conn
     matches = await chosen.query(b[0], top_k=2, include_vector=True)
     assert matches[0].id == "1" and matches[0].score == pytest.approx(float(np.dot(b[0], b[0])), rel=1e-5)
     np.testing.assert_allclose(matches[0].vector, b[0], rtol=1e-6)
+    assert [m.id for m in await chosen.query(b[0], top_k=3)] == ["1", "2"]
+    assert [r.id for r in await chosen.get(["1", "3"])] == ["1"]  # no vector b: not read, and counted
+    assert (await chosen.spec()).layout.drops.lines() == [  # type: ignore[union-attr]
+        "1 value(s) of '#vector:b' not read: a point without this vector is not read"
+    ]
+    assert [r.id for r in await store.collection(two, layout={"vector": "a"}).get(["3"])] == ["3"]
     described = (await store.describe_collection(one)).spec
     assert (described.layout.vector, described.metric) == ("dense", vb.Metric.EUCLIDEAN)  # type: ignore[union-attr]
     assert {f.name: f.role for f in described.layout.fields}["#vector:m"] is FieldRole.UNFIT  # type: ignore[union-attr]

@@ -267,9 +267,11 @@ class Layout:
         return ", ".join(parts)
 
     def over(self, inferred: Layout) -> Layout:
-        """This (declared) layout on top of ``inferred``: every key declared here wins."""
+        """This (declared) layout on top of ``inferred``: every key declared here wins. The result
+        counts its own drops: ``inferred`` may be a preset's constant shared by many collections."""
         return replace(
             inferred,
+            drops=Drops(),
             preset=self.preset if self.preset is not None else inferred.preset,
             id=self.id if self.id is not None else inferred.id,
             vector=self.vector if self.vector is not None else inferred.vector,

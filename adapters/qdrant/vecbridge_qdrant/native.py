@@ -253,7 +253,8 @@ class NativeCollections:
     # --- reads -------------------------------------------------------------------------------------
 
     def _record(self, spec: CollectionSpec, hit: Hit, include_vectors: bool) -> Record | None:
-        """The contract record of a point; ``None`` (counted in the drops) when it has no readable id."""
+        """The contract record of a point; ``None`` (counted in the drops) when it has no readable id, or
+        no vector under the layout's name when vectors are read."""
         layout = _layout(spec)
         payload = hit.payload
         preset = layout.preset or presets.NATIVE
@@ -282,6 +283,9 @@ class NativeCollections:
                     values.setdefault(key, value)
             elif inner is not None:
                 layout.drops.add(merged, f"holds {type_name(inner)}, not an object of metadata keys")
+        if include_vectors and hit.vector is None:  # Qdrant lets a point lack one of the named vectors
+            layout.drops.add(_vector_field(str(layout.vector)), "a point without this vector is not read")
+            return None
         vector = np.asarray(hit.vector, dtype=np.float32) if include_vectors else np.zeros(0, dtype=np.float32)
         return Record(record_id, vector, layout.metadata_from(values, record_id), document)
 
@@ -416,7 +420,8 @@ class NativeCollections:
         if not layout.id and point_id_of(record.id) is None:
             raise InvalidRecordError(
                 "a Qdrant point id is an unsigned integer written in decimal or a UUID written lowercase "
-                "and hyphenated (as Qdrant returns it)",
+                "and hyphenated (as Qdrant returns it); to keep other ids, declare a payload key holding "
+                """them, e.g. --to-layout '{"id": "doc_id"}'""",
                 record_id=record.id,
                 field="id",
             )

@@ -145,10 +145,9 @@ class Transport(Protocol):
 
 
 def _vector(raw: Any, using: str = "") -> Any:
-    """The vector called ``using`` of a point (engines return a dict for named vectors)."""
-    if isinstance(raw, dict):
-        raw = raw.get(using) if using in raw or len(raw) != 1 else next(iter(raw.values()))
-    return raw
+    """The vector called ``using`` of a point (engines return a dict for named vectors, ``{"": ...}``
+    for a configuration naming the unnamed one; ``None`` when the point lacks it)."""
+    return raw.get(using) if isinstance(raw, dict) else raw
 
 
 def _point_id(point_id: Any) -> PointId:
