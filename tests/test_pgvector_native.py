@@ -490,7 +490,7 @@ async def test_writes_need_the_opt_in_and_replace_whole_rows(pgvector_url: str, 
         pgvector_url,
         sql.SQL(
             "CREATE TABLE {} (id bigint PRIMARY KEY, body text, kind text, n int, flags text[], v vector(2), "
-            "metadata jsonb, created_at timestamptz DEFAULT now())"
+            "metadata jsonb, created_at timestamptz DEFAULT now(), status text NOT NULL DEFAULT '100%')"
         ).format(table),
         (
             sql.SQL(
@@ -512,9 +512,10 @@ async def test_writes_need_the_opt_in_and_replace_whole_rows(pgvector_url: str, 
             ]
         )
         rows = await fetch(
-            pgvector_url, sql.SQL("SELECT id, body, kind, n, flags, metadata FROM {} ORDER BY id").format(table)
+            pgvector_url, sql.SQL("SELECT id, body, kind, n, flags, metadata, status FROM {} ORDER BY id").format(table)
         )
-        assert rows == [(1, "b", "new", None, ["p", "q"], {"y": True}), (2, None, None, 7, None, {})]
+        # a key absent from a record is NULL, except in a NOT NULL column with a default: the default
+        assert rows == [(1, "b", "new", None, ["p", "q"], {"y": True}, "100%"), (2, None, None, 7, None, {}, "100%")]
         assert await items.count(filter={"flags": "q"}) == 1 and await items.count(filter={"n": {"$ne": 7}}) == 1
         with pytest.raises(InvalidRecordError, match="'n'"):
             await items.upsert(

@@ -34,7 +34,8 @@ class Column:
     base: str
     array: bool
     not_null: bool
-    has_default: bool
+    #: the default's SQL expression (``now()``, ``nextval(...)``), as the catalog prints it
+    default: str | None
     generated: bool
     #: ``n`` of ``vector(n)``; ``None`` for an untyped ``vector``
     dimension: int | None
@@ -86,9 +87,10 @@ class TableInfo:
 _CATALOG_COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod),
        CASE WHEN t.typcategory = 'A' THEN e.typname ELSE t.typname END,
-       t.typcategory = 'A', a.attnotnull, a.atthasdef, a.attgenerated <> '', a.atttypmod,
+       t.typcategory = 'A', a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '', a.atttypmod,
        CASE WHEN t.typcategory = 'A' THEN e.typcategory ELSE t.typcategory END
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
 """
 _CATALOG_KEY = """
@@ -123,7 +125,7 @@ async def read_tables(conn: psycopg.AsyncConnection[Any], schema: str, name: str
                 base=row[2] or "",
                 array=bool(row[3]),
                 not_null=bool(row[4]),
-                has_default=bool(row[5]),
+                default=row[5],
                 generated=bool(row[6]),
                 dimension=row[7] if row[2] == "vector" and row[7] > 0 else None,
                 category=row[8] or "",

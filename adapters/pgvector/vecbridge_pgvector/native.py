@@ -452,7 +452,7 @@ class NativeTables:
         row.append(ids[0])
         row.append(np.asarray(record.vector, dtype=np.float32))
         if table.document is not None:
-            if record.document is None and table.document.not_null and not table.document.has_default:
+            if record.document is None and table.document.not_null and table.document.default is None:
                 raise InvalidRecordError(
                     f"{table.info.name!r} needs a document (column {table.document.name!r} is NOT NULL)",
                     record_id=record.id,
@@ -475,7 +475,7 @@ class NativeTables:
             rest[key] = value
         for column in table.metadata:
             given = record.metadata.get(column.name)
-            if given is None and column.not_null and not column.has_default:
+            if given is None and column.not_null and column.default is None:
                 raise InvalidRecordError(f"column {column.name!r} is NOT NULL", record_id=record.id, field=column.name)
             row.append(None if given is None else _check_value(table, column, given, record.id))
         if table.merged:
@@ -484,13 +484,21 @@ class NativeTables:
         return row
 
     def _written(self, table: NativeTable) -> list[tuple[str, sql.Composable]]:
-        """(column, placeholder) of every written column, in :meth:`_row` order."""
+        """(column, placeholder) of every written column, in :meth:`_row` order. A NOT NULL column
+        with a default (``created_at ... DEFAULT now()``) takes its default where the record has no
+        value: NULL cannot be stored there, and the default is what the application would write."""
         columns = [*self._key(table), table.vector]
         if table.document is not None:
             columns.append(table.document)
         columns += table.metadata
         written: list[tuple[str, sql.Composable]] = [
-            (c.name, sql.SQL("%s::{}").format(sql.SQL(c.type))) for c in columns
+            (
+                c.name,
+                sql.SQL("COALESCE(%s::{}, {})").format(sql.SQL(c.type), sql.SQL(c.default.replace("%", "%%")))
+                if c.not_null and c.default is not None
+                else sql.SQL("%s::{}").format(sql.SQL(c.type)),
+            )
+            for c in columns
         ]
         written[len(self._key(table))] = (table.vector.name, sql.SQL("%s"))
         if table.merged:
