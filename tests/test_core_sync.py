@@ -207,3 +207,18 @@ async def test_a_pooled_backend_serves_threads_and_a_running_loop_at_once(pg_sto
         assert sorted(hit.id for hit in from_loop) == expected
     finally:
         pg_store.drop_collection("sync_threads")
+
+
+def test_upsert_creating_creates_the_collection_on_the_first_write_and_bad_input_creates_nothing() -> None:
+    with vb.connect_sync("memory://") as store:
+        docs = store.collection("docs", namespace="tenant")
+        with pytest.raises(vb.InvalidRecordError):
+            docs.upsert_creating([vb.Record("a", [1.0, 0.0]), vb.Record("b", [0.0, 1.0], {"bad": None})])  # type: ignore[dict-item]
+        assert not store.has_collection("docs")
+        assert docs.upsert_creating([vb.Record("a", [1.0, 0.0])], metric="dot", embedding_model="toy") == 1
+        facts = store.describe_collection("docs")
+        assert (facts.dimension, facts.metric, facts.embedding_model, facts.count) == (2, vb.Metric.DOT, "toy", 1)
+        assert docs.upsert_creating([vb.Record("b", [0.0, 1.0])], metric="dot") == 1  # exists: a plain upsert
+        with pytest.raises(vb.DimensionMismatchError):
+            store.collection("other").upsert_creating([vb.Record("c", [1.0, 0.0])], dimension=3)
+        assert not store.has_collection("other")

@@ -365,6 +365,38 @@ class Collection:
             batches = _aiter(_split(validated, size, adapter.max_request_bytes))
         return await self._write_batches(batches, spec, workers, planned)
 
+    async def upsert_creating(
+        self,
+        records: Iterable[Record],
+        *,
+        metric: str | Metric = Metric.COSINE,
+        dimension: int | None = None,
+        embedding_model: str | None = None,
+    ) -> int:
+        """``upsert``, creating the collection first when it does not exist (the framework stores'
+        "created on first write"), with ``dimension`` (default: the first record's) and ``metric``.
+
+        The records are validated against the collection they would create before it is created, so
+        bad input creates nothing. A collection created concurrently with the same facts is used.
+        """
+        try:
+            await self.spec()
+        except CollectionNotFoundError:
+            items = list(records)
+            if not items:
+                return 0
+            first = items[0]
+            size = dimension if dimension is not None else len(first.vector) if isinstance(first, Record) else 0
+            facts = CollectionSpec(
+                self.name, check_dimension(size), Metric.parse(metric), embedding_model=embedding_model
+            )
+            check_records(items, facts)
+            await self.store.create_collection(
+                self.name, facts.dimension, facts.metric, embedding_model=embedding_model, exist_ok=True
+            )
+            records = items
+        return await self.upsert(records)
+
     async def _upsert_atomic(self, items: Sequence[object], spec: CollectionSpec, size: int) -> int:
         """One ``upsert_atomic`` call; each window of ``size`` items is validated (and checked against
         the record limits) only when the adapter asks for the next batch, so it overlaps the writes."""

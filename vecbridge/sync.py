@@ -232,6 +232,20 @@ class SyncCollection:
         items = list(records)
         return self.store.run(self.collection.upsert(items, batch_size=batch_size, concurrency=concurrency))
 
+    def upsert_creating(
+        self,
+        records: Iterable[Record],
+        *,
+        metric: str | Metric = Metric.COSINE,
+        dimension: int | None = None,
+        embedding_model: str | None = None,
+    ) -> int:
+        """``Collection.upsert_creating``: creates the collection on the first write, blocking."""
+        items = list(records)
+        return self.store.run(
+            self.collection.upsert_creating(items, metric=metric, dimension=dimension, embedding_model=embedding_model)
+        )
+
     def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None, all: bool = False) -> None:
         self.store.run(self.collection.delete(ids, filter=filter, all=all))
 

@@ -134,26 +134,12 @@ class VecbridgeVectorStore(VectorStore):
     async def _upsert(
         self, ids: list[str], texts: list[str], vectors: list[list[float]], metadatas: list[dict[str, Any]]
     ) -> list[str]:
-        await self._ensure_collection(len(vectors[0]))
         records = [
             vb.Record(id=record_id, vector=vector, metadata=dict(metadata), document=text)
             for record_id, text, vector, metadata in zip(ids, texts, vectors, metadatas, strict=True)
         ]
-        await self.collection.upsert(records)
+        await self.collection.upsert_creating(records, metric=self.metric, embedding_model=self.embedding_model)
         return ids
-
-    async def _ensure_collection(self, dimension: int) -> None:
-        """Create the collection on the first write, for the embeddings' dimension (a concurrent creator wins)."""
-        try:
-            await self.collection.spec()
-        except vb.CollectionNotFoundError:
-            await self.sync_store.store.create_collection(
-                self.collection.name,
-                dimension,
-                self.metric,
-                embedding_model=self.embedding_model,
-                exist_ok=True,
-            )
 
     def delete(
         self, ids: list[str] | None = None, *, filter: Filter | None = None, all: bool = False, **kwargs: Any

@@ -113,15 +113,7 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         return await self._arun(self._add(_records(nodes)))
 
     async def _add(self, records: list[vb.Record]) -> list[str]:
-        if not records:
-            return []
-        try:
-            await self._collection.spec()
-        except vb.CollectionNotFoundError:
-            await self._sync_store.store.create_collection(
-                self.collection_name, len(records[0].vector), self.metric, exist_ok=True
-            )
-        await self._collection.upsert(records)
+        await self._collection.upsert_creating(records, metric=self.metric)
         return [record.id for record in records]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
