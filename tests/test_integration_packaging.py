@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORK_REQUIREMENTS = {"langchain": "langchain-core<2,>=0.3", "llamaindex": "llama-index-core<0.15,>=0.12"}
+FRAMEWORK_REQUIREMENTS = {
+    "haystack": "haystack-ai<4,>=2.9",
+    "langchain": "langchain-core<2,>=0.3",
+    "llamaindex": "llama-index-core<0.15,>=0.12",
+}
 
 
 def _requires_dist(project: Path, destination: Path) -> list[str]:
