@@ -417,6 +417,8 @@ async def test_create_collection_in_a_native_layout_makes_a_plain_chroma_collect
     names.append(name)
     made = await store.create_collection(name, 4, "dot", layout="native")
     assert (await made.spec()).dimension == 4
+    with pytest.raises(vb.InvalidArgumentError, match="not a Chroma collection name"):
+        await store.create_collection("my docs", 4, "dot", layout="native")
     await made.upsert([vb.Record("a", [1, 2, 3, 4], {"k": "v"}, "text"), vb.Record("b", [0, 1, 0, 0])])
     chroma = client.get_collection(name, embedding_function=None)
     assert chroma.metadata is None and chroma.configuration_json["hnsw"]["space"] == "ip"
@@ -692,3 +694,19 @@ async def test_a_scan_sees_updates_and_additions_made_while_it_runs(
     rest = await scan_all(native, 10, cursor=first.cursor)
     assert [r.id for r in rest] == [r.id for r in records[10:]] + ["late"]
     assert next(r for r in rest if r.id == records[20].id).metadata["v"] == 2  # Chroma update merges
+
+
+async def test_records_from_elsewhere_written_through_the_llamaindex_preset_are_read_by_llamaindex(
+    store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
+) -> None:
+    """Without LlamaIndex's node keys (a copy from LangChain, say), LlamaIndex reads them by its legacy path."""
+    name = unique_name("llplain")
+    names.append(name)
+    target = await store.create_collection(name, 3, "euclidean", layout="llamaindex")
+    await target.upsert(
+        [vb.Record("a", [1, 0, 0], {"author": "ana", "page": 1}, "text a"), vb.Record("b", [0, 1, 0], {}, "text b")]
+    )
+    assert llama_query(client.get_collection(name, embedding_function=None), [1.0, 0.0, 0.0]) == [
+        ("a", "text a", {"author": "ana", "page": 1}),
+        ("b", "text b", {}),
+    ]

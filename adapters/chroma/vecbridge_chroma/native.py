@@ -57,6 +57,7 @@ Scans
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,6 +68,7 @@ from vecbridge.adapter import decode_cursor, encode_cursor
 from vecbridge.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    InvalidArgumentError,
     InvalidRecordError,
     UnsupportedFeatureError,
 )
@@ -88,6 +90,8 @@ ID_FIELD = "#id"
 VECTOR_FIELD = "#embedding"
 #: records read to type the metadata keys and recognise a preset
 SAMPLE_SIZE = 1000
+#: the names Chroma accepts for a collection
+CHROMA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 #: ids of the last records read a scan cursor holds, to find its place again after deletes
 REMEMBERED_IDS = 3
 #: vecbridge's marks on its own Chroma collections (the facts; a namespace's parent)
@@ -448,6 +452,11 @@ class NativeCollections:
     async def create(self, spec: CollectionSpec) -> None:
         layout = _layout(spec)
         check_preset(layout.preset or "native")
+        if not CHROMA_NAME.fullmatch(spec.name):
+            raise InvalidArgumentError(
+                f"{spec.name!r} is not a Chroma collection name: 3-512 characters of A-Z a-z 0-9 . _ -, "
+                "starting and ending with a letter or digit"
+            )
         with self.adapter.errors(f"create collection {spec.name!r}"):
             try:
                 collection = await self.adapter._call(
