@@ -111,7 +111,7 @@ class MilvusAdapter(Adapter):
 
     name: ClassVar[str] = "milvus"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.EXACT_FLOATS}
     )
     #: Measured on Milvus Lite 2.5.1 (benchmarks/bench_milvus.py): 1,000 x 384 per insert is near the
     #: best throughput; 5,000 per insert collapses to a few hundred records/s.
