@@ -14,7 +14,7 @@ import numpy as np
 from vecbridge.adapter import Capability
 from vecbridge.errors import InvalidArgumentError
 from vecbridge.filters import Filter
-from vecbridge.migrate.compare import Mismatch, compare_records
+from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records
 from vecbridge.migrate.plan import MigrationPlan
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.store import Collection
@@ -22,6 +22,9 @@ from vecbridge.types import Metric, Record
 
 VerifyMode = Literal["none", "count", "sample", "full"]
 VERIFY_MODES: tuple[str, ...] = ("none", "count", "sample", "full")
+#: The float allowance for a destination that keeps floats inexact without a measured bound: 4,096
+#: ulp, about the relative 1e-12 verification allowed every destination before bounds were declared.
+UNMEASURED_FLOAT_ULPS = 4096
 
 
 @dataclass(slots=True)
@@ -40,6 +43,9 @@ class Verification:
     seconds: float = 0.0
     #: Source records left out of the copy as unfit (``skip_unfit``): known exclusions, not mismatches.
     excluded: int = 0
+    #: Floats that differ within the destination's declared bound (``None``: it keeps floats exact,
+    #: so any differing bit is a mismatch).
+    floats: FloatDifferences | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,6 +62,7 @@ class Verification:
             "queries_matched": self.queries_matched,
             "query_agreement": None if self.query_agreement is None else round(self.query_agreement, 4),
             "excluded_unfit": self.excluded,
+            "float_differences": None if self.floats is None else self.floats.to_dict(),
             "mismatch_count": len(self.mismatches),
             "mismatches": [asdict(m) for m in self.mismatches],
             "seconds": round(self.seconds, 3),
@@ -91,7 +98,7 @@ async def _compare_batch(
         if other is None:
             result.mismatches.append(Mismatch("missing", namespace, record.id, "not in the destination"))
             continue
-        problems = compare_records(record, other, namespace, normalize)
+        problems = compare_records(record, other, namespace, normalize, result.floats)
         if problems:
             result.mismatches.extend(problems)
         else:
@@ -189,6 +196,9 @@ async def verify(
     result = Verification(mode=str(mode))
     if mode == "none":
         return result
+    if Capability.EXACT_FLOATS not in destination.store.capabilities:
+        declared = type(destination.store.adapter).float_error_ulps
+        result.floats = FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)
     started = time.perf_counter()
     exclusions = plan.exclusions()
     await _verify_counts(plan, source, destination, filter, result)
