@@ -304,6 +304,8 @@ class NativeCollections:
         elif layout.document != DOCUMENT_FIELD:
             text = values.pop(str(layout.document), None)
             document = text if isinstance(text, str) else None
+            if text is not None and document is None:
+                layout.drops.add(str(layout.document), f"the document key holds {type_name(text)}, not text")
         if layout.metadata is not None:
             values = {key: value for key, value in values.items() if key in layout.metadata}
         return layout.metadata_from(values, chroma_id), document
