@@ -454,6 +454,28 @@ async def test_create_collection_in_a_native_layout(engine: Engine, connect: Any
         assert json.loads(points[0])["payload"] == {"k": "v", "body": "hello"}
 
 
+async def test_free_ids_live_in_a_payload_key_and_read_back_without_declaring_it(engine: Engine, connect: Any) -> None:
+    store = await connect()
+    name = unique_name("free")
+    made = await store.create_collection(name, 4, "euclidean", layout={"id": "doc_id", "document": "text"})
+    written = [vb.Record(f"kb-{i}", np.full(4, i, np.float32), {"n": i}, f"doc {i}") for i in range(5)]
+    await made.upsert(written)
+    await made.upsert([vb.Record("kb-1", np.full(4, 9, np.float32), {"n": 10}, "again")])  # replaced
+    await store.close()
+    again = await connect()
+    info = await again.describe_collection(name)
+    assert info.spec.layout is not None and (info.spec.layout.id, info.spec.layout.document) == ("doc_id", "text")
+    native = again.collection(name)
+    got = {r.id: (r.metadata, r.document) for r in await scan_all(native)}
+    assert got == {f"kb-{i}": ({"n": 10}, "again") if i == 1 else ({"n": i}, f"doc {i}") for i in range(5)}
+    assert [m.id for m in await native.query(np.full(4, 3.2, np.float32), top_k=2, filter={"n": {"$lt": 10}})] == [
+        "kb-3",
+        "kb-4",
+    ]
+    with pytest.raises(vb.UnsupportedFilterError, match=r"'doc_id' .* is id"):
+        await native.count({"doc_id": "kb-1"})
+
+
 # --- frameworks (local mode: they write through qdrant-client) -----------------------------------
 
 

@@ -9,7 +9,8 @@ Inferred layout
     * id ``""``: the point id, an unsigned integer (read as its decimal string) or a UUID (read
       hyphenated, as Qdrant returns it); a write takes those two forms only (``"7"``, a lowercase
       hyphenated UUID), so what is written reads back equal. A payload key may hold the id instead
-      (Haystack's ``id``): reads look it up with a filter, writes derive the point id from it;
+      (Haystack's ``id``): reads look it up with a filter, writes derive the point id from it; a
+      payload key from which every sampled point id is derived that way is inferred as the id;
     * vector: the collection's only dense vector (unnamed ``""`` or named); with several, the
       ``LayoutError`` lists them and the option ``{"vector": NAME}``. Sparse vectors are listed and
       ignored; multivectors and vectors compared by Manhattan distance are listed as unfit;
@@ -199,6 +200,8 @@ class NativeCollections:
         payloads = [hit.payload for hit in hits]
         preset = presets.check_preset(declared.preset or presets.detect_preset(payloads))
         base = declared.over(presets.preset_layout(preset))
+        if declared.id is None and preset == presets.NATIVE:
+            base = replace(base, id=_payload_id(preset, hits))
         vector, metric = _vector(name, config, base)
         if base.metric is not None and base.metric is not metric:
             raise LayoutError(
@@ -543,6 +546,22 @@ def _vector(name: str, config: CollectionConfig, layout: Layout) -> tuple[str, M
     return chosen, METRICS[found.distance]
 
 
+def _payload_id(preset: str, hits: Sequence[Hit]) -> str:
+    """The payload key holding the ids when every sampled point id is derived from it (what a write
+    through a layout with ``{"id": KEY}`` leaves), so such a collection reads back without declaring
+    it; ``""`` (the point id) otherwise."""
+    if not hits:
+        return ""
+    keys = [key for key, value in hits[0].payload.items() if isinstance(value, str)]
+    for key in sorted(keys):
+        if all(
+            isinstance(hit.payload.get(key), str) and presets.payload_id_point(preset, hit.payload[key]) == hit.id
+            for hit in hits
+        ):
+            return key
+    return ""
+
+
 def _document(name: str, payloads: Sequence[Mapping[str, Any]]) -> str:
     """The one well-known text key holding strings in the sample; ``""`` (none) when there is none."""
     found = [key for key in presets.TEXT_KEYS if any(isinstance(p.get(key), str) for p in payloads)]
@@ -592,7 +611,7 @@ def _id_note(layout: Layout, preset: str) -> str:
         return "the point id: integers as decimal strings, UUIDs hyphenated"
     if preset == presets.HAYSTACK:
         return f"uuid5 of payload {layout.id!r} (Haystack's namespace), not read"
-    return f"the record id is payload {layout.id!r}"
+    return f"the record id is payload {layout.id!r} (vecbridge writes the uuid5 of it here), not read"
 
 
 def _key_role(layout: Layout, preset: str, key: str, types: set[str]) -> tuple[FieldRole, str]:
