@@ -222,3 +222,21 @@ def test_upsert_creating_creates_the_collection_on_the_first_write_and_bad_input
         with pytest.raises(vb.DimensionMismatchError):
             store.collection("other").upsert_creating([vb.Record("c", [1.0, 0.0])], dimension=3)
         assert not store.has_collection("other")
+
+
+def test_closing_while_other_threads_wait_on_calls_ends_their_calls_with_an_error() -> None:
+    store = vb.connect_sync("memory://")
+    started = threading.Event()
+
+    async def long_call() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        waiting = pool.submit(store.run, long_call())
+        assert started.wait(5)
+        store.close()
+        with pytest.raises(vb.VecbridgeError, match="closed during the call"):
+            waiting.result(timeout=5)
+    with pytest.raises(vb.VecbridgeError, match="closed"):
+        store.run(long_call())

@@ -13,6 +13,7 @@ sync and async methods) awaits the same loop with ``SyncStore.arun``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Iterator, Sequence
@@ -41,16 +42,34 @@ T = TypeVar("T")
 
 
 class LoopThread:
-    """A private event loop running forever in a daemon thread, until ``stop``."""
+    """A private event loop running forever in a daemon thread, until ``stop``.
+
+    Submissions and ``stop`` take one lock, so a call submitted before ``stop`` is a task the
+    shutdown cancels (its caller gets an error, never a wait on a stopped loop) and a call after
+    ``stop`` is refused.
+    """
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+        self._stopping = False
         self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self._thread.start()
 
     @property
     def in_loop_thread(self) -> bool:
         return threading.current_thread() is self._thread
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        with self._lock:
+            if self._stopping:
+                coroutine.close()
+                raise VecbridgeError("the synchronous store is closed")
+            return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the private loop and block until it is done; its exception is raised here."""
@@ -59,10 +78,10 @@ class LoopThread:
             raise VecbridgeError(
                 "a blocking vecbridge call was made from the store's own event loop: await the async API there"
             )
-        if self.loop.is_closed():
-            coroutine.close()
-            raise VecbridgeError("the synchronous store is closed")
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+        try:
+            return self._submit(coroutine).result()
+        except concurrent.futures.CancelledError:
+            raise VecbridgeError("the synchronous store was closed during the call") from None
 
     async def arun(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Await ``coroutine`` on the private loop from any other loop, without blocking that loop.
@@ -71,29 +90,42 @@ class LoopThread:
         """
         if asyncio.get_running_loop() is self.loop:
             return await coroutine
-        if self.loop.is_closed():
-            coroutine.close()
-            raise VecbridgeError("the synchronous store is closed")
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+        return await asyncio.wrap_future(self._submit(coroutine))
 
     def stop(self) -> None:
-        """Stop the loop and, unless called from it, wait for its thread and close the loop."""
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Cancel what still runs on the loop, stop it and, unless called from it, wait for its thread
+        and close the loop."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        asyncio.run_coroutine_threadsafe(_cancel_all_and_stop(self.loop), self.loop)
         if not self.in_loop_thread:
             self._thread.join()
             self.loop.close()
 
 
+async def _cancel_all_and_stop(loop: asyncio.AbstractEventLoop) -> None:
+    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    loop.stop()
+
+
 def _shut_down(loop_thread: LoopThread, store: Store) -> None:
     """Close ``store`` on its loop, then stop the loop: run by ``SyncStore.close`` and at garbage collection."""
-    if loop_thread.loop.is_closed():
+    if loop_thread.stopping:
         return
     if loop_thread.in_loop_thread:  # collected on its own loop: nothing may block there
-        loop_thread.loop.create_task(store.close())
-    else:
-        loop_thread.run(store.close())
+        loop_thread.loop.create_task(_close_then_stop(loop_thread, store))
+        return
+    loop_thread.run(store.close())
+    loop_thread.stop()
+
+
+async def _close_then_stop(loop_thread: LoopThread, store: Store) -> None:
+    await store.close()
     loop_thread.stop()
 
 
