@@ -50,7 +50,6 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
     """
 
     stores_text: bool = True
-    flat_metadata: bool = False
     url: str | None = None
     collection_name: str = DEFAULT_COLLECTION
     namespace: str = vb.DEFAULT_NAMESPACE
