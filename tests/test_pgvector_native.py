@@ -465,7 +465,8 @@ async def test_typed_columns_filter_exactly_as_the_reference_evaluator(
                 "(2, false, 1, 9007199254740993, 'NaN', 'b', '{{}}', '{{\"j\": null}}', '[0,1]'), "
                 "(3, NULL, 4, -7, 'Infinity', NULL, '{{p,NULL}}', '{{\"j\": [1]}}', '[1,1]'), "
                 "(4, true, NULL, NULL, NULL, 'c', NULL, NULL, '[1,2]'), "
-                "(5, false, 2, 0, -2.5, 'a', '{{zz}}', '{{\"j\": 1.0}}', '[2,1]')"
+                "(5, false, 2, 0, -2.5, 'a', '{{zz}}', '{{\"j\": 1.0}}', '[2,1]'), "
+                "(6, NULL, NULL, NULL, NULL, NULL, NULL, '[1, 2]', '[3,1]')"
             ).format(table),
         ),
     )
@@ -481,6 +482,8 @@ async def test_typed_columns_filter_exactly_as_the_reference_evaluator(
             found = sorted([r.id async for page in collection.scan(filter=filter_) for r in page.records])
             assert found == expected, filter_
             assert await collection.count(filter=filter_) == len(expected), filter_
+        drops = spec.layout.drops.lines()  # type: ignore[union-attr]
+        assert any(line.endswith("of 'meta' not read: not a JSON object: no keys to merge") for line in drops)
 
 
 async def test_writes_need_the_opt_in_and_replace_whole_rows(pgvector_url: str, scratch: tuple[str, str]) -> None:

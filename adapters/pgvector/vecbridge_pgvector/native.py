@@ -283,9 +283,11 @@ class NativeTables:
     def _record(self, table: NativeTable, row: Sequence[Any], include_vectors: bool) -> Record:
         values: dict[str, object] = {}
         start = 3 + len(table.merged)
-        for merged in row[3:start]:
+        for position, merged in enumerate(row[3:start]):
             if isinstance(merged, dict):
                 values.update(merged)
+            elif merged is not None:  # a JSON array or scalar has no keys to merge: said, not dropped silently
+                table.layout.drops.add(table.merged[position].name, "not a JSON object: no keys to merge")
         values.update(zip(table.metadata_names, row[start:], strict=True))  # a column wins over a JSON key
         record_id = native_id(row[0])
         vector = vector_array(row[2]) if include_vectors else np.zeros(0, dtype=np.float32)
