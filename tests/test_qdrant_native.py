@@ -271,6 +271,16 @@ async def test_reading_never_writes(engine: Engine, connect: Any) -> None:
     assert engine.snapshot() == before
 
 
+async def test_connecting_to_an_edge_directory_that_does_not_exist_makes_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "not-yet"
+    async with vb.connect(f"qdrant+edge://{directory}") as store:
+        assert await store.list_collections(native=True) == []
+    assert not directory.exists()
+    async with vb.connect(f"qdrant+edge://{directory}") as store:  # the first create makes it
+        await store.create_collection("first_one", 3, "cosine")
+    assert (directory / "first_one" / "edge_config.json").is_file()
+
+
 # --- reads ---------------------------------------------------------------------------------------
 
 

@@ -307,8 +307,7 @@ class EdgeRoot:
         key = os.path.realpath(path)
         with cls._roots_lock:
             root = cls._roots.get(key)
-            if root is None:
-                path.mkdir(parents=True, exist_ok=True)
+            if root is None:  # the directory is made by the first create: connecting writes nothing
                 root = cls._roots[key] = EdgeRoot(Path(key))
             root.users += 1
             return root
@@ -330,6 +329,8 @@ class EdgeRoot:
 
     def names(self) -> list[str]:
         with self.lock:
+            if not self.path.is_dir():
+                return []
             return sorted(p.name for p in self.path.iterdir() if self._is_shard(p))
 
     def shard(self, name: str) -> Any:
@@ -385,6 +386,7 @@ class EdgeRoot:
                 raise CollectionExistsError(f"collection {name!r} already exists")
             if directory.exists():  # a half-created collection left by a crash
                 shutil.rmtree(directory)
+            self.path.mkdir(parents=True, exist_ok=True)
             shard = edge.EdgeShard.create(str(directory), config)
             if tenant_key is not None:
                 index = edge.KeywordIndexParams(is_tenant=True)
