@@ -9,7 +9,7 @@ class, else the preset's, else unknown. An ambiguous role is a ``LayoutError`` n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from psycopg import sql
@@ -153,16 +153,14 @@ def resolve(info: TableInfo, name: str, declared: Layout) -> tuple[NativeTable, 
     metric = layout.metric
     if declared.metric is None and ann is not None and ann.metric is not None:
         metric = ann.metric
-    resolved = Layout(
-        preset=layout.preset,
+    resolved = replace(  # every key resolved; keys this module does not read (integers) kept as declared
+        layout,
         id=id_column.name,
         vector=vector.name,
         document=document.name if document is not None else "",
-        metadata=layout.metadata,
         metadata_keys_from=tuple(c.name for c in merged),
         namespace=namespace.name if namespace is not None else None,
         metric=metric,
-        writable=layout.writable,
         fields=_fields(info, (id_column, vector, document, namespace), metadata, merged, ignored),
     )
     table = NativeTable(name, info, resolved, id_column, vector, document, namespace, metadata, merged)
