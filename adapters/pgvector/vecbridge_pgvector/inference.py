@@ -162,6 +162,7 @@ def resolve(info: TableInfo, name: str, declared: Layout) -> tuple[NativeTable, 
         namespace=namespace.name if namespace is not None else None,
         metric=metric,
         fields=_fields(info, (id_column, vector, document, namespace), metadata, merged, ignored),
+        drops=declared.drops,  # the caller's, never a preset's (module-wide) counter
     )
     table = NativeTable(name, info, resolved, id_column, vector, document, namespace, metadata, merged)
     spec = CollectionSpec(
