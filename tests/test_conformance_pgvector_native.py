@@ -74,3 +74,31 @@ class TestNamespacedNativeScan(NamespacedLayout, ScanTests):
 
 class TestNamespacedNativeCount(NamespacedLayout, CountTests):
     pass
+
+
+class LangChainLayout(NativeLayout):
+    """LangChain's shared tables (``layout="langchain"``): each collection is a row of
+    ``langchain_pg_collection`` and a predicate on ``langchain_pg_embedding``."""
+
+    layout: ClassVar[vb.Layout | str | None] = "langchain"
+
+    async def drop_native_collection(self, store: vb.Store, name: str) -> None:
+        dsn = str(store.url).replace("pgvector://", "postgresql://", 1)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute("DELETE FROM langchain_pg_collection WHERE name = %s", (name,))  # cascades
+
+
+class TestLangChainNativeQuery(LangChainLayout, QueryTests):
+    pass
+
+
+class TestLangChainNativeFilters(LangChainLayout, FilterTests):
+    pass
+
+
+class TestLangChainNativeScan(LangChainLayout, ScanTests):
+    pass
+
+
+class TestLangChainNativeCount(LangChainLayout, CountTests):
+    pass
