@@ -1,8 +1,10 @@
-"""The read-side conformance groups against plain tables vecbridge creates in a native layout
-(fixture ``pgvector_url``): queries, filters, counts and scans through a layout answer exactly as on
-vecbridge's own tables. The layout names every role, so ``create_collection`` builds the table
-(``presets.py``: text id, ``embedding vector(d)``, a ``content`` document column, a jsonb
-``metadata`` column, the metric's ANN index), and the reads go through ``native.py``."""
+"""The read-side conformance groups against tables vecbridge creates in a native layout (fixture
+``pgvector_url``): queries, filters, counts and scans through a layout answer exactly as on
+vecbridge's own tables. Three shapes: a plain table whose layout names every role (``presets.py``:
+text id, ``embedding vector(d)``, a ``content`` document column, a jsonb ``metadata`` column, the
+metric's ANN index), the same with a namespace column in the key, and LangChain's shared tables
+(``layout="langchain"``). Not LlamaIndex's: its ``text`` column is NOT NULL, and the suite writes
+records without documents."""
 
 from __future__ import annotations
 
