@@ -360,6 +360,40 @@ async def test_scan_pages_every_record_once_and_resumes_from_a_cursor(engine: En
         await anext(aiter(native.scan(5, cursor="qdrant:nope")))
 
 
+async def test_a_declared_namespace_key_splits_the_collection(engine: Engine, connect: Any) -> None:
+    name = unique_name("tenants")
+    engine.create(name, {"": (3, "Euclid")})
+    engine.upsert(
+        name,
+        [
+            (1, [1.0, 0, 0], {"tenant": "t1", "text": "one"}),
+            (2, [0, 1.0, 0], {"tenant": "t2", "text": "two"}),
+            (3, [0, 0, 1.0], {"tenant": "t1", "k": 3}),
+            (4, [1.0, 1.0, 0], {"k": 4}),  # in no namespace
+        ],
+    )
+    store = await connect()
+    layout = {"namespace": "tenant"}
+    assert await store.list_namespaces(name, layout=layout) == ["t1", "t2"]
+    t1 = store.collection(name, "t1", layout=layout)
+    assert sorted(r.id for r in await scan_all(t1)) == ["1", "3"]
+    assert [m.id for m in await t1.query([1.0, 1.0, 0.1], top_k=5)] == ["1", "3"]
+    assert (await t1.count(), await t1.count({"k": 3})) == (2, 1)
+    assert await t1.get(["2", "4"]) == []
+    with pytest.raises(vb.UnsupportedFilterError, match=r"'tenant' .* is namespace"):
+        await t1.count({"tenant": "t2"})
+    assert await store.collection(name).count() == 4  # without the namespace key: one namespace, everything
+    t3 = store.collection(name, "t3", layout=layout, writable=True)
+    await t3.upsert([vb.Record("5", np.ones(3, np.float32), {"k": 5}, "five")])
+    assert [(r.id, r.metadata, r.document) for r in await t3.get(["5"])] == [("5", {"k": 5}, "five")]
+    await t3.delete(all=True)
+    assert await store.list_namespaces(name, layout=layout) == ["t1", "t2"]
+    with pytest.raises(vb.UnsupportedFeatureError, match="no namespace field"):
+        await store.collection(name, "other", writable=True).upsert([vb.Record("6", np.ones(3, np.float32), {})])
+    with pytest.raises(vb.LayoutError, match="no native namespaces"):
+        await store.describe_collection(name, layout={"namespace": ""})
+
+
 # --- vectors and metrics ---------------------------------------------------------------------------
 
 
@@ -445,6 +479,10 @@ async def test_upsert_replaces_whole_points_and_deletes(engine: Engine, connect:
         with engine.client() as client:
             (point,) = client.retrieve(name, [uuid_id])
             assert point.payload == {"n": 99}
+    again = await connect()
+    everything = again.collection(name, writable=True)
+    await everything.delete(all=True)
+    assert await everything.count() == 0
 
 
 async def test_create_collection_in_a_native_layout(engine: Engine, connect: Any) -> None:
