@@ -565,12 +565,16 @@ async def test_an_empty_collection_an_application_made_is_filled_through_exist_o
         await store.create_collection(name, 8, "euclidean", layout="langchain", exist_ok=True)
 
 
-async def test_a_collection_named_langchain_is_recognised(
+async def test_the_frameworks_default_collections_are_recognised_and_unknown_presets_refused(
     store: vb.Store, client: chromadb.api.ClientAPI, names: list[str]
 ) -> None:
-    names.append("langchain")
+    names.extend(["langchain", "documents"])
     langchain_store(client, "langchain").add_texts(["hello"], [{"a": 1}], ids=["h"])
+    client.create_collection("documents", embedding_function=None, metadata={"hnsw:space": "l2"})
     assert (await store.describe_collection("langchain")).spec.layout.preset == "langchain"  # type: ignore[union-attr]
+    assert (await store.describe_collection("documents")).spec.layout.preset == "haystack"  # type: ignore[union-attr]
+    with pytest.raises(vb.LayoutError, match="native, langchain, llamaindex, haystack"):
+        await store.describe_collection("langchain", layout="pinecone")
 
 
 def llama_nodes(count: int) -> list[Any]:
