@@ -453,6 +453,8 @@ async def test_a_declared_namespace_field_splits_the_collection(
     t3 = store.collection(name, "t3", layout=layout, writable=True)
     await t3.upsert([vb.Record("e", [0.5, 0.5], {"k": 5})])
     assert collection.get(ids=["e"], include=["metadatas"])["metadatas"] == [{"k": 5, "tenant": "t3"}]
+    with pytest.raises(vb.LayoutError, match="'k' holds int"):
+        await store.describe_collection(name, layout={"namespace": "k"})
     with pytest.raises(vb.InvalidRecordError, match="namespace 't1'"):
         await t3.upsert([vb.Record("a", [0.5, 0.5], {"k": 6})])  # ids are one space: "a" stays in t1
     assert collection.get(ids=["a"], include=["metadatas"])["metadatas"][0]["tenant"] == "t1"

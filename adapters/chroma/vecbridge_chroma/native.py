@@ -215,10 +215,19 @@ class NativeCollections:
 
     @staticmethod
     def _check_keys(name: str, layout: Layout, metadatas: list[Mapping[str, Any]]) -> None:
-        """A declared namespace or document key no sampled record has is a typo, not a layout."""
+        """A declared namespace or document key no sampled record has is a typo, not a layout; a
+        namespace key must hold strings (other values could not name a namespace, and their records
+        would be in none)."""
         if not metadatas:
             return  # nothing written yet (a collection just created in this layout)
         sampled = {key for metadata in metadatas for key in metadata}
+        if layout.namespace:
+            kinds = {type_name(m[layout.namespace]) for m in metadatas if layout.namespace in m}
+            if kinds - {"str"}:
+                raise LayoutError(
+                    f"collection {name!r}: the namespace key {layout.namespace!r} holds {'|'.join(sorted(kinds))}, "
+                    "and namespaces are strings"
+                )
         for role, key in (("namespace", layout.namespace), ("document", layout.document)):
             if key and key != DOCUMENT_FIELD and key not in sampled:
                 raise LayoutError(
