@@ -597,7 +597,7 @@ def _check_same_namespace(layout: Layout, record_id: str, stored: Mapping[str, A
 
 def _key_role(layout: Layout, key: str, types: set[str], preset: str) -> tuple[FieldRole, str]:
     if key == layout.namespace:
-        return FieldRole.NAMESPACE, "its string values are the namespaces"
+        return FieldRole.NAMESPACE, "its string values are the namespaces; a record without one is in none (not read)"
     if key == layout.document:
         return FieldRole.DOCUMENT, ""
     problem = key_problem(key)
