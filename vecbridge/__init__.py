@@ -27,6 +27,8 @@ from vecbridge.errors import (
 from vecbridge.filters import FilterCompiler, parse_filter
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField
 from vecbridge.migrate import migrate
+from vecbridge.migrate.sync import SyncReport
+from vecbridge.migrate.sync import sync as _sync
 from vecbridge.mirror import MirroredStore, mirror
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
@@ -48,6 +50,10 @@ from vecbridge.types import (
 from vecbridge.url import URL
 
 __version__ = "0.1.0"
+
+#: ``vb.sync(source, destination)`` (vecbridge.migrate.sync), bound here because importing the module
+#: ``vecbridge.sync`` (the synchronous API) binds the package attribute of the same name
+sync = _sync
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -86,6 +92,7 @@ __all__ = [
     "SearchParams",
     "Store",
     "SyncCollection",
+    "SyncReport",
     "SyncStore",
     "TransientBackendError",
     "UnsupportedFeatureError",
@@ -97,4 +104,5 @@ __all__ = [
     "mirror",
     "parse_filter",
     "register",
+    "sync",
 ]

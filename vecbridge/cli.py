@@ -237,9 +237,9 @@ def conformance(url: str, markdown: str | None, examples: int | None) -> None:
 
 
 def _add_commands() -> None:
-    from vecbridge import cli_audit, cli_migrate
+    from vecbridge import cli_audit, cli_migrate, cli_sync
 
-    for command in (*cli_migrate.COMMANDS, *cli_audit.COMMANDS):
+    for command in (*cli_migrate.COMMANDS, *cli_sync.COMMANDS, *cli_audit.COMMANDS):
         main.add_command(command)
 
 

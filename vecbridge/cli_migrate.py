@@ -35,6 +35,7 @@ from vecbridge.migrate import (
     MigrationReport,
     migrate,
 )
+from vecbridge.migrate.each import CollectionRun, Ledger, StoreReport, collection_names, run_each
 from vecbridge.transfer import export_parquet, import_parquet
 
 T = TypeVar("T")
@@ -198,6 +199,37 @@ def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
     )
 
 
+def check_selection(collections: tuple[str, ...], all_collections: bool, to_collection: str | None = None) -> None:
+    """Refuse a selection of collections that names none, or both names some and says ``--all``."""
+    if all_collections == bool(collections):
+        raise click.BadParameter("name the collections with --collection (repeatable), or pass --all")
+    if to_collection is not None and (all_collections or len(collections) > 1):
+        raise click.BadParameter("--to-collection renames one collection: give a single --collection")
+
+
+async def selected_collections(source: vb.Store, collections: tuple[str, ...], all_collections: bool) -> list[str]:
+    """The collections a command moves: those named, or with ``--all`` every one at the source."""
+    return await collection_names(source) if all_collections else list(dict.fromkeys(collections))
+
+
+def exit_code(runs: list[CollectionRun]) -> int:
+    """0 when every collection succeeded, 2 when refusals are the only problem, else 1."""
+    outcomes = {run.outcome for run in runs} - {"succeeded", "verified_earlier"}
+    return 0 if not outcomes else 2 if outcomes == {"refused"} else 1
+
+
+def print_store_report(report: StoreReport, what: str) -> None:
+    """One line per collection of a store-wide run."""
+    styles = {"succeeded": "green", "verified_earlier": "green", "refused": "red", "failed": "red"}
+    for run in report.runs:
+        note = f": {run.error}" if run.error else ""
+        console.print(
+            f"{run.collection}: {run.outcome}{note}", style=styles[run.outcome], highlight=False, markup=False
+        )
+    done = sum(run.outcome in ("succeeded", "verified_earlier") for run in report.runs)
+    console.print(f"{what}: {done} of {len(report.runs)} collections verified", highlight=False)
+
+
 def _write_report(path: str | None, data: dict[str, Any]) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as handle:
@@ -208,8 +240,9 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 @click.command("migrate")
 @click.argument("src_url")
 @click.argument("dst_url")
-@click.option("--collection", required=True, help="Source collection.")
-@click.option("--to-collection", help="Destination collection (default: the same name).")
+@click.option("--collection", "collections", multiple=True, help="Source collection (repeatable).")
+@click.option("--all", "all_collections", is_flag=True, help="Every collection at the source, one after another.")
+@click.option("--to-collection", help="Destination collection (default: the same name; one --collection only).")
 @click.option(
     "--from-layout",
     "from_layout",
@@ -248,7 +281,8 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 def migrate_command(
     src_url: str,
     dst_url: str,
-    collection: str,
+    collections: tuple[str, ...],
+    all_collections: bool,
     to_collection: str | None,
     from_layout: str | None,
     to_layout: str | None,
@@ -270,56 +304,75 @@ def migrate_command(
     sample_size: int,
     show_progress: bool | None,
 ) -> None:
-    """Copy a collection from SRC_URL to DST_URL, resumably, then verify the copy."""
+    """Copy collections from SRC_URL to DST_URL, resumably, then verify each copy.
+
+    With several --collection options or --all, each collection is planned, copied and verified in
+    turn, with its own checkpoint; one that fails stops none of the others, and --resume skips the
+    ones already verified and resumes the rest.
+    """
     filter_ = _parse_filter(filter_json)
     source_layout = _parse_layout(from_layout, "--from-layout")
     destination_layout = _parse_layout(to_layout, "--to-layout")
     if resume and restart:
         raise click.BadParameter("--resume and --restart exclude each other")
+    check_selection(collections, all_collections, to_collection)
     display = ProgressDisplay(show_progress)
 
     async def run() -> int:
         async with vb.connect(src_url) as source, vb.connect(dst_url) as destination:
-            try:
-                with display.running():
-                    report = await migrate(
-                        source.collection(collection, layout=source_layout),
-                        destination.collection(
-                            to_collection or collection,
-                            layout=destination_layout,
-                            writable=destination_layout is not None,
-                        ),
-                        namespaces=list(namespaces) or None,
-                        filter=filter_,
-                        verify_mode=verify_mode,
-                        dry_run=dry_run,
-                        resume=resume,
-                        restart=restart,
-                        allow_metric_change=allow_metric_change,
-                        allow_existing=allow_existing,
-                        skip_unfit=skip_unfit,
-                        metric=metric,
-                        checkpoint_dir=checkpoint_dir,
-                        page_size=page_size,
-                        writers=writers,
-                        retries=retries,
-                        sample_size=sample_size,
-                        on_progress=display,
-                        on_plan=_print_plan,
-                    )
-            except MigrationRefusedError as exc:
-                _write_report(report_path, {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()})
-                err_console.print(f"[red]refused:[/red] {exc}")
-                return 2
-            except MigrationFailedError as exc:
-                _write_report(report_path, exc.report.to_dict())
-                err_console.print(f"[red]failed:[/red] {exc}")
-                return 1
-            _write_report(report_path, report.to_dict())
-            if dry_run:
-                return 0 if report.plan.ok else 2
-            _print_report(report)
-            return 0 if report.succeeded else 1
+
+            async def one(name: str) -> CollectionRun:
+                try:
+                    with display.running():
+                        report = await migrate(
+                            source.collection(name, layout=source_layout),
+                            destination.collection(
+                                to_collection or name,
+                                layout=destination_layout,
+                                writable=destination_layout is not None,
+                            ),
+                            namespaces=list(namespaces) or None,
+                            filter=filter_,
+                            verify_mode=verify_mode,
+                            dry_run=dry_run,
+                            resume=resume,
+                            restart=restart,
+                            allow_metric_change=allow_metric_change,
+                            allow_existing=allow_existing,
+                            skip_unfit=skip_unfit,
+                            metric=metric,
+                            checkpoint_dir=checkpoint_dir,
+                            page_size=page_size,
+                            writers=writers,
+                            retries=retries,
+                            sample_size=sample_size,
+                            on_progress=display,
+                            on_plan=_print_plan,
+                        )
+                except MigrationRefusedError as exc:
+                    err_console.print(f"[red]refused:[/red] {exc}")
+                    refused = {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()}
+                    return CollectionRun(name, "refused", refused, str(exc))
+                except MigrationFailedError as exc:
+                    err_console.print(f"[red]failed:[/red] {exc}")
+                    return CollectionRun(name, "failed", exc.report.to_dict(), str(exc))
+                if dry_run:
+                    return CollectionRun(name, "succeeded" if report.plan.ok else "refused", report.to_dict())
+                _print_report(report)
+                return CollectionRun(
+                    name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error
+                )
+
+            names = await selected_collections(source, collections, all_collections)
+            if len(names) == 1 and not all_collections:
+                single = await one(names[0])
+                _write_report(report_path, single.report or {})
+                return exit_code([single])
+            ledger = None if dry_run else Ledger.for_run("migrate", src_url, dst_url, checkpoint_dir)
+            everything = await run_each(names, one, ledger, resume=resume)
+            _write_report(report_path, everything.to_dict())
+            print_store_report(everything, "migration")
+            return exit_code(everything.runs)
 
     raise SystemExit(_run(run()))
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,21 +120,30 @@ class PageTracker:
 
     The reader registers each page in scan order (its namespace, the cursor *after* it, its record
     count); writers acknowledge pages in any order; the checkpoint advances only over the prefix
-    of pages that are all acknowledged, so resuming from it never skips an unwritten page.
+    of pages that are all acknowledged, so resuming from it never skips an unwritten page. A page's
+    ``tallies`` (sync's added / updated / unchanged) are added to its namespace's entry with it.
     """
 
     def __init__(self, checkpoint: Checkpoint, on_advance: Callable[[int], None] | None = None) -> None:
         self.checkpoint = checkpoint
         self.on_advance = on_advance
-        self._pages: dict[int, tuple[str, str | None, int, bool]] = {}
+        self._pages: dict[int, tuple[str, str | None, int, bool, Mapping[str, int]]] = {}
         self._acknowledged: set[int] = set()
         self._next_sequence = 0
         self._committed = 0
 
-    def register(self, namespace: str, cursor_after: str | None, count: int, *, end: bool = False) -> int:
+    def register(
+        self,
+        namespace: str,
+        cursor_after: str | None,
+        count: int,
+        *,
+        end: bool = False,
+        tallies: Mapping[str, int] | None = None,
+    ) -> int:
         sequence = self._next_sequence
         self._next_sequence += 1
-        self._pages[sequence] = (namespace, cursor_after, count, end or cursor_after is None)
+        self._pages[sequence] = (namespace, cursor_after, count, end or cursor_after is None, tallies or {})
         return sequence
 
     @property
@@ -146,8 +155,10 @@ class PageTracker:
         advanced = 0
         while self._committed in self._acknowledged:
             self._acknowledged.discard(self._committed)
-            namespace, cursor, count, end = self._pages.pop(self._committed)
+            namespace, cursor, count, end, tallies = self._pages.pop(self._committed)
             entry = self.checkpoint.namespace(namespace)
+            for key, value in tallies.items():
+                entry[key] = int(entry.get(key, 0)) + value
             if cursor is not None:
                 entry["cursor"] = cursor
             entry["written"] = int(entry["written"]) + count

@@ -7,34 +7,18 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from vecbridge.errors import ConsistencyTimeoutError, PartialWriteError, TransientBackendError, VecbridgeError
 from vecbridge.filters import Filter
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.plan import MigrationPlan
 from vecbridge.migrate.report import ProgressCallback
+from vecbridge.migrate.retry import RetryPolicy
 from vecbridge.store import Collection
 from vecbridge.types import Record
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, TransientBackendError | ConsistencyTimeoutError):
-        return True
-    if isinstance(exc, PartialWriteError):
-        return isinstance(exc.__cause__, TransientBackendError | ConsistencyTimeoutError)
-    return False
-
-
-async def _write_page(collection: Collection, records: list[Record], retries: int, base_delay: float) -> None:
+async def _write_page(collection: Collection, records: list[Record], retries: RetryPolicy) -> None:
     """Upsert one page; retry retryable failures with jittered exponential backoff, then raise."""
-    for attempt in range(retries + 1):
-        try:
-            await collection.upsert(records, concurrency=1)
-            return
-        except VecbridgeError as exc:
-            if attempt == retries or not _retryable(exc):
-                raise
-            delay = min(30.0, base_delay * 2**attempt)
-            await asyncio.sleep(delay * (0.5 + random.random()))
+    await retries.call(lambda: collection.upsert(records, concurrency=1))
 
 
 @dataclass(slots=True)
@@ -84,6 +68,7 @@ async def _copy(
             on_progress("copy", checkpoint.written, total)
 
     tracker = PageTracker(checkpoint, advanced)
+    policy = RetryPolicy(retries, retry_delay)
 
     async def read() -> None:
         for namespace in checkpoint.order:
@@ -92,7 +77,7 @@ async def _copy(
                 continue
             scoped = source.with_namespace(namespace)
             skip = excluded.get(namespace)
-            async for page in scoped.scan(page_size, cursor=entry["cursor"], filter=filter):
+            async for page in policy.scan(scoped, page_size, cursor=entry["cursor"], filter=filter):
                 kept = [r for r in page.records if r.id not in skip] if skip else page.records
                 for record in kept:
                     sample.offer(namespace, record.id)
@@ -111,7 +96,7 @@ async def _copy(
             if item is None:
                 return
             sequence, namespace, records = item
-            await _write_page(destination.with_namespace(namespace), records, retries, retry_delay)
+            await _write_page(destination.with_namespace(namespace), records, policy)
             tracker.acknowledge(sequence)
 
     async with asyncio.TaskGroup() as group:
