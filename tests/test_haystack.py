@@ -151,6 +151,8 @@ async def test_the_retriever_returns_exactly_the_documents_of_an_exact_evaluatio
     sync_engine: vb.SyncStore, collection_name: str, filters: dict[str, Any]
 ) -> None:
     documents = _corpus()
+    # exact search, so the answers can be compared id for id with an exact evaluation on every engine
+    sync_engine.create_collection(f"{collection_name}_r", 8, "cosine", index=vb.Flat())
     store = VecbridgeDocumentStore(
         store=sync_engine,
         collection_name=f"{collection_name}_r",

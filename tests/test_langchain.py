@@ -107,6 +107,8 @@ def _exact_top(
 def corpus_store(engine: tuple[vb.SyncStore, str]) -> Iterator[tuple[VecbridgeVectorStore, list[Document]]]:
     store, collection = engine
     embeddings, documents = _corpus()
+    # exact search, so the answers can be compared id for id with an exact evaluation on every engine
+    store.create_collection(f"{collection}_c", 8, "cosine", index=vb.Flat())
     vector_store = VecbridgeVectorStore(
         embeddings, store=store, collection_name=f"{collection}_c", namespace=_fresh_namespace()
     )

@@ -149,6 +149,8 @@ def _exact_top(nodes: list[TextNode], query: list[float], filters: MetadataFilte
 @pytest.fixture(scope="module")
 def collection_name(sync_engine: vb.SyncStore) -> Iterator[str]:
     name = f"li_{uuid.uuid4().hex[:8]}"
+    # exact search, so the answers can be compared id for id with an exact evaluation on every engine
+    sync_engine.create_collection(name, DIMENSION, "cosine", index=vb.Flat())
     yield name
     sync_engine.drop_collection(name, missing_ok=True)
 
