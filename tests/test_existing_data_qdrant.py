@@ -303,3 +303,125 @@ async def drop_table(url: str, table: str) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant")
+
+
+def chroma_client(url: str) -> Any:
+    import chromadb
+    from chromadb.config import Settings
+
+    parts = urlsplit(url)
+    return chromadb.HttpClient(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 8000, settings=Settings(anonymized_telemetry=False)
+    )
+
+
+def test_llamaindex_on_chroma_migrates_to_llamaindex_on_qdrant(chroma_url: str, tmp_path: Path) -> None:
+    """The other direction: on Chroma LlamaIndex keeps the text in ``documents`` and empties it in
+    ``_node_content``; written through the Qdrant preset, the text goes back into ``_node_content``."""
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+
+    rng = np.random.default_rng(23)
+    name = f"li_chroma_{secrets.token_hex(3)}"
+    chroma = chroma_client(chroma_url)
+    source = ChromaVectorStore(chroma_collection=chroma.create_collection(name, embedding_function=None))
+    source.add(
+        [
+            TextNode(
+                id_=str(uuid.UUID(int=900 + i)),
+                text=f"paragraph {i} of the manual",
+                metadata={"chapter": f"c{i % 3}", "line": i},
+                embedding=rng.standard_normal(DIMENSION).tolist(),
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"manual-{i % 2}")},
+            )
+            for i in range(10)
+        ]
+    )
+    queries = [rng.standard_normal(DIMENSION).tolist() for _ in range(3)]
+
+    def answers(store: Any) -> list[list[tuple[str, str, dict[str, Any], Any]]]:
+        found = []
+        for vector in queries:
+            result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=4))
+            found.append([(n.node_id, n.get_content(), n.metadata, n.ref_doc_id) for n in result.nodes or []])
+        return found
+
+    try:
+        on_chroma = answers(source)
+        directory = tmp_path / "qdrant"
+        output = migrate(
+            chroma_url,
+            f"qdrant+local://{directory}",
+            name,
+            tmp_path / "checkpoints",
+            "--to-collection",
+            "manual",
+            "--from-layout",
+            "llamaindex",
+            "--to-layout",
+            "llamaindex",
+        )
+        assert "records 10/10 match" in output
+        client = QdrantClient(path=str(directory))
+        try:
+            assert answers(QdrantVectorStore(collection_name="manual", client=client)) == on_chroma
+            (point,), _ = client.scroll("manual", limit=1)
+            assert json.loads(point.payload["_node_content"])["text"].startswith("paragraph ")  # type: ignore[index]
+        finally:
+            client.close()
+    finally:
+        chroma.delete_collection(name)
+
+
+def test_langchain_on_chroma_migrates_to_langchain_on_qdrant(chroma_url: str, tmp_path: Path) -> None:
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from langchain_qdrant import QdrantVectorStore
+
+    embeddings = DeterministicFakeEmbedding(size=DIMENSION)
+    name = f"lc_chroma_{secrets.token_hex(3)}"
+    chroma = chroma_client(chroma_url)
+    source = Chroma(
+        collection_name=name,
+        client=chroma,
+        embedding_function=embeddings,
+        collection_configuration={"hnsw": {"space": "cosine"}},
+    )
+    source.add_texts(
+        [f"recipe {i} with {('rice', 'beans', 'corn')[i % 3]}" for i in range(12)],
+        metadatas=[{"grain": ("rice", "beans", "corn")[i % 3], "minutes": 10 + i} for i in range(12)],
+    )
+    queries = ["rice", "corn please", "recipe 5"]
+    try:
+        on_chroma = [[(d.page_content, d.metadata) for d in source.similarity_search(q, k=4)] for q in queries]
+        directory = tmp_path / "qdrant"
+        output = migrate(
+            chroma_url,
+            f"qdrant+local://{directory}",
+            name,
+            tmp_path / "checkpoints",
+            "--to-collection",
+            "recipes",
+            "--from-layout",
+            "langchain",
+            "--to-layout",
+            "langchain",
+        )
+        assert "records 12/12 match" in output
+        client = QdrantClient(path=str(directory))
+        try:
+            target = QdrantVectorStore(client=client, collection_name="recipes", embedding=embeddings)
+            on_qdrant = [
+                [
+                    (d.page_content, {k: v for k, v in d.metadata.items() if not k.startswith("_")})
+                    for d in target.similarity_search(q, k=4)
+                ]
+                for q in queries
+            ]
+        finally:
+            client.close()
+        assert on_qdrant == on_chroma
+    finally:
+        chroma.delete_collection(name)

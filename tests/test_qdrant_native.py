@@ -657,9 +657,18 @@ async def test_llamaindex_text_comes_from_node_content_and_goes_back_into_it(loc
             n.node_id: (n.text, n.metadata["source"]) for n in nodes
         }
         assert await store.collection("li_source").count({"doc_id": "doc-1"}) == 2
+        with pytest.raises(vb.UnsupportedFilterError, match="_node_content"):
+            await store.collection("li_source").count({"_node_content": "x"})
+        node = json.loads(str(records[nodes[0].node_id].metadata["_node_content"]))
+        assert node["text"] == "" and node["id_"] == nodes[0].node_id  # as Chroma and PostgreSQL hold it
     await copy_through(local.url, "li_source", "li_copy", "llamaindex")
     query = np.random.default_rng(5).normal(size=DIMENSION).tolist()
     assert llamaindex_query(local, "li_copy", query) == llamaindex_query(local, "li_source", query)
+    with local.client() as client:  # the copy's payloads are LlamaIndex's own, byte for byte
+        payloads = [
+            {str(p.id): p.payload for p in client.scroll(name, limit=100)[0]} for name in ("li_source", "li_copy")
+        ]
+    assert payloads[0] == payloads[1]
     # a record that never was a node (no _node_content) becomes one LlamaIndex reads, text included
     async with vb.connect(local.url) as store:
         made = await store.create_collection("li_plain", DIMENSION, "cosine", layout="llamaindex")

@@ -232,6 +232,8 @@ class NativeCollections:
             for f in layout.fields
             if f.role is not FieldRole.METADATA or _converted(set(f.type.split("|")))
         }
+        if _from_node(layout):
+            refused[presets.NODE_CONTENT] = "holds LlamaIndex's node JSON, read with its text moved to the document"
         merged = layout.metadata_keys_from or ()
         prefix = None
         if merged:
@@ -279,6 +281,8 @@ class NativeCollections:
             for key, value in payload.items()
             if key not in own and (layout.metadata is None or key in layout.metadata)
         }
+        if _from_node(layout) and presets.NODE_CONTENT in values:
+            values[presets.NODE_CONTENT] = presets.node_content_without_text(payload)
         for merged in layout.metadata_keys_from or ():
             inner = payload.get(merged)
             if isinstance(inner, dict):

@@ -21,9 +21,10 @@ Read from the packages' source (langchain-qdrant 1.1.0 ``qdrant.py``; llama-inde
     ``_node_content`` (the whole node as JSON, text included: the ONLY copy of the text),
     ``_node_type``, ``doc_id``, ``ref_doc_id`` and ``document_id`` (``"None"`` without a source
     document). LlamaIndex rebuilds every node from ``_node_content``: the document is read from its
-    ``text``, the five keys are kept verbatim as metadata (a copy into another LlamaIndex store keeps
-    working), and a write puts the document and the metadata back into ``_node_content`` (a node is
-    made for a record that has none). The vector is unnamed, or ``text-dense`` in hybrid
+    ``text``; the five keys are metadata (a copy into another LlamaIndex store keeps working),
+    ``_node_content`` read with its text emptied, as the stores that keep the text elsewhere (Chroma,
+    PostgreSQL) hold it, so a node reads the same everywhere; a write puts the document and the
+    metadata back into ``_node_content`` (a node is made for a record that has none). The vector is unnamed, or ``text-dense`` in hybrid
     collections: the collection's configuration says.
 ``haystack``
     qdrant-haystack: point id = ``uuid5(3896d314-1e95-4a3a-b45a-945f9f0b541d, Document.id)``, the
@@ -103,6 +104,8 @@ def ignored_keys(preset: str) -> tuple[str, ...]:
 
 def key_note(preset: str, key: str) -> str:
     """Why a payload key of ``preset`` is what it is (empty for a user's own key)."""
+    if preset == LLAMAINDEX and key == NODE_CONTENT:
+        return "LlamaIndex's node JSON (LlamaIndex rebuilds nodes from it), read with its text emptied; filters refused"
     if preset == LLAMAINDEX and key in LLAMAINDEX_KEYS:
         return "LlamaIndex node data, kept verbatim (LlamaIndex rebuilds nodes from it)"
     if preset == HAYSTACK and key in HAYSTACK_EXTRAS:
@@ -142,6 +145,18 @@ def node_text(payload: Mapping[str, Any]) -> str | None:
     return text if isinstance(text, str) else None
 
 
+def node_content_without_text(payload: Mapping[str, Any]) -> Any:
+    """``_node_content`` as the stores that keep the text elsewhere hold it (LlamaIndex's
+    ``remove_text=True``: ``text`` emptied, ``text_resource`` removed), so a node reads the same from
+    Qdrant as from Chroma or PostgreSQL; the stored value when it is not a node's JSON."""
+    node = _node(payload)
+    if node is None:
+        return payload.get(NODE_CONTENT)
+    node["text"] = ""
+    node.pop("text_resource", None)
+    return json.dumps(node, ensure_ascii=False)
+
+
 def llamaindex_payload(record_id: str, metadata: Metadata, document: str | None) -> dict[str, Any]:
     """The payload LlamaIndex reads a node from: the record's own metadata flat, and ``_node_content``
     holding the document as the node's text and the metadata (a stored node's values are kept where
@@ -150,7 +165,8 @@ def llamaindex_payload(record_id: str, metadata: Metadata, document: str | None)
     node = _node(metadata) or {"id_": record_id, "embedding": None, "relationships": {}, "class_name": "TextNode"}
     previous = node.get("metadata")
     stored: dict[str, Any] = previous if isinstance(previous, dict) else {}
-    node["metadata"] = {key: _kept(stored.get(key), value) for key, value in user.items()}
+    order = [key for key in stored if key in user] + [key for key in user if key not in stored]
+    node["metadata"] = {key: _kept(stored.get(key), user[key]) for key in order}
     node["id_"] = record_id
     node["text"] = document if document is not None else ""
     node["embedding"] = None
