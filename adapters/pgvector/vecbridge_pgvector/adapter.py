@@ -33,7 +33,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
-from vecbridge.adapter import Adapter, BulkLoad, Capability, decode_cursor, encode_cursor
+from vecbridge.adapter import Adapter, BulkLoad, Capability
 from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
@@ -52,6 +52,7 @@ from vecbridge_pgvector.metrics import OPCLASS as _OPCLASS
 from vecbridge_pgvector.metrics import OPERATOR as _OPERATOR
 from vecbridge_pgvector.metrics import SCORE_OFFSET as _SCORE_OFFSET
 from vecbridge_pgvector.native import NativeTables
+from vecbridge_pgvector.ranges import decode_range, key_quantiles, partition_cursors
 
 REGISTRY_TABLE = "vecbridge_collections"
 TABLE_PREFIX = "vb_"
@@ -113,6 +114,7 @@ class PgvectorAdapter(Adapter):
             Capability.BULK_LOAD,
             Capability.ATOMIC_UPSERT,
             Capability.NATIVE_LAYOUTS,
+            Capability.PARTITIONED_SCAN,
         }
     )
     max_batch: ClassVar[int] = 2000
@@ -684,17 +686,27 @@ class PgvectorAdapter(Adapter):
         if collection.layout is not None:
             return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         where, params = self._where(namespace, filter)
-        if cursor is not None:
-            where = sql.SQL("{} AND id > %s").format(where)
-            params = (*params, decode_cursor(cursor, self.name, lambda last: isinstance(last, str)))
+        scope = decode_range(cursor)
+        bounds, bound_params = scope.clause(sql.SQL("id"), str)
         statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id LIMIT %s").format(
-            self._columns(include_vectors), self._table(collection.name), where
+            self._columns(include_vectors), self._table(collection.name), sql.SQL(" AND ").join([where, *bounds])
         )
         async with self._connection(f"scan {collection.name!r}", transaction=False) as conn:
-            rows = await (await conn.execute(statement, (*params, page_size + 1), binary=True)).fetchall()
+            rows = await (
+                await conn.execute(statement, (*params, *bound_params, page_size + 1), binary=True)
+            ).fetchall()
         records = [self._record(row, include_vectors) for row in rows[:page_size]]
-        next_cursor = encode_cursor(records[-1].id) if len(rows) > page_size else None
+        next_cursor = scope.after(records[-1].id) if len(rows) > page_size else None
         return Page(records, next_cursor)
+
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Ranges of the id between its quantiles in the namespace (see :mod:`vecbridge_pgvector.ranges`)."""
+        if collection.layout is not None:
+            return await self.native.partitions(collection, namespace, count)
+        where, params = self._where(namespace, None)
+        async with self._connection(f"partition {collection.name!r}", transaction=False) as conn:
+            bounds = await key_quantiles(conn, sql.SQL("id"), self._table(collection.name), where, params, count)
+        return partition_cursors(bounds)
 
     # --- bulk load -------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Json, Jsonb
 
-from vecbridge.adapter import decode_cursor, encode_cursor
 from vecbridge.errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError, InvalidRecordError
 from vecbridge.filters import FilterNode
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, native_id
@@ -43,6 +42,7 @@ from vecbridge_pgvector.native_filters import (
     NativeFilterCompiler,
     column_filter,
 )
+from vecbridge_pgvector.ranges import decode_range, key_quantiles, partition_cursors
 
 if TYPE_CHECKING:
     from vecbridge_pgvector.adapter import PgvectorAdapter
@@ -335,21 +335,29 @@ class NativeTables:
         table = await self.table(collection)
         where, params = self._where(table, namespace, filter)
         key = table.id.ref
-        if cursor is not None:
-            last = decode_cursor(cursor, "pgvector", lambda state: isinstance(state, str | int))
-            where = sql.SQL("{} AND {} > %s").format(where, key)
-            params = (*params, _uuid(last) if table.id.base == "uuid" else last)
+        scope = decode_range(cursor)
+        bounds, bound_params = scope.clause(key, _uuid if table.id.base == "uuid" else lambda last: last)
         statement = sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} LIMIT %s").format(
-            self._select(table, include_vectors), table.table, where, key
+            self._select(table, include_vectors), table.table, sql.SQL(" AND ").join([where, *bounds]), key
         )
         async with self.adapter._connection(f"scan {collection.name!r}", transaction=False) as conn:
-            rows = await (await conn.execute(statement, (*params, page_size + 1), binary=True)).fetchall()
+            rows = await (
+                await conn.execute(statement, (*params, *bound_params, page_size + 1), binary=True)
+            ).fetchall()
         records = [self._record(table, row, include_vectors) for row in rows[:page_size]]
         next_cursor = None
         if len(rows) > page_size:
             last_key = rows[page_size - 1][0]
-            next_cursor = encode_cursor(last_key if isinstance(last_key, int | str) else str(last_key))
+            next_cursor = scope.after(last_key if isinstance(last_key, int | str) else str(last_key))
         return Page(records, next_cursor)
+
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Ranges of the id column between its quantiles, in its own order (the scan's)."""
+        table = await self.table(collection)
+        where, params = self._where(table, namespace, None)
+        async with self.adapter._connection(f"partition {collection.name!r}", transaction=False) as conn:
+            bounds = await key_quantiles(conn, table.id.ref, table.table, where, params, count)
+        return partition_cursors(bounds)
 
     async def query(
         self,
