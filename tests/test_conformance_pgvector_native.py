@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 from vecbridge_conformance.differential_tests import DifferentialTests
 from vecbridge_conformance.filters_tests import FilterTests
+from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, ScanTests
 
@@ -56,6 +57,10 @@ class TestNativeScan(NativeLayout, ScanTests):
     pass
 
 
+class TestNativePartitions(NativeLayout, PartitionTests):
+    pass
+
+
 class TestNativeDifferential(NativeLayout, DifferentialTests):
     conformance_examples = 15
 
@@ -75,6 +80,10 @@ class TestNamespacedNativeScan(NamespacedLayout, ScanTests):
 
 
 class TestNamespacedNativeCount(NamespacedLayout, CountTests):
+    pass
+
+
+class TestNamespacedNativePartitions(NamespacedLayout, PartitionTests):
     pass
 
 
@@ -103,4 +112,8 @@ class TestLangChainNativeScan(LangChainLayout, ScanTests):
 
 
 class TestLangChainNativeCount(LangChainLayout, CountTests):
+    pass
+
+
+class TestLangChainNativePartitions(LangChainLayout, PartitionTests):
     pass

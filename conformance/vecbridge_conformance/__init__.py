@@ -22,6 +22,7 @@ from vecbridge_conformance.differential_tests import DifferentialTests, run_diff
 from vecbridge_conformance.errors_tests import ErrorTests
 from vecbridge_conformance.filters_tests import FilterTests
 from vecbridge_conformance.namespaces_tests import ConsistencyTests, NamespaceTests
+from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, DeleteTests, ScanTests
 from vecbridge_conformance.suite import GROUPS, ConformanceSuite
@@ -40,6 +41,7 @@ __all__ = [
     "ErrorTests",
     "FilterTests",
     "NamespaceTests",
+    "PartitionTests",
     "QueryTests",
     "ScanTests",
     "ScoreTests",

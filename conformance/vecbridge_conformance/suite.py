@@ -9,6 +9,7 @@ from vecbridge_conformance.differential_tests import DifferentialTests
 from vecbridge_conformance.errors_tests import ErrorTests
 from vecbridge_conformance.filters_tests import FilterTests
 from vecbridge_conformance.namespaces_tests import ConsistencyTests, NamespaceTests
+from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, DeleteTests, ScanTests
 from vecbridge_conformance.upsert_tests import UpsertTests
@@ -23,6 +24,7 @@ GROUPS = (
     DeleteTests,
     CountTests,
     ScanTests,
+    PartitionTests,
     NamespaceTests,
     ConsistencyTests,
     ErrorTests,
@@ -39,6 +41,7 @@ class ConformanceSuite(
     DeleteTests,
     CountTests,
     ScanTests,
+    PartitionTests,
     NamespaceTests,
     ConsistencyTests,
     ErrorTests,
