@@ -7,6 +7,11 @@ shape: the suite's ids are free strings, so they live in payload ``id`` (the poi
 uuid5 in Haystack's namespace), the document in ``content``, the metadata nested in ``meta`` (so
 filters run on ``meta.<key>``). Another connection opening the collection without a layout
 recognises the preset from a sample, as the scan-resume case needs.
+
+The same groups run on a flat native layout too (``FLAT``: the id in payload ``doc_id``, the
+document in ``text``, every metadata key at the top level, so filters run on the payload's own
+keys); reopened without a layout, the id key is inferred (every point id is its uuid5) and the
+document key is the well-known ``text``.
 The answers must equal those on vecbridge's own storage, except where a filter is refused
 (``UnsupportedFilterError`` before any request, which the suite accepts).
 """
@@ -19,6 +24,8 @@ import pytest
 from vecbridge_conformance import CountTests, DifferentialTests, FilterTests, QueryTests, ScanTests, ScoreTests
 
 import vecbridge as vb
+
+FLAT = vb.Layout.parse({"id": "doc_id", "document": "text"})
 
 
 class NativeQdrant(QueryTests, ScoreTests, FilterTests, CountTests, ScanTests, DifferentialTests):
@@ -39,3 +46,11 @@ class TestNativeQdrantEdge(NativeQdrant):
     @pytest.fixture
     def backend_url(self, qdrant_edge_url: str) -> str:
         return qdrant_edge_url
+
+
+class TestFlatQdrantLocal(TestNativeQdrantLocal):
+    layout: ClassVar[vb.Layout | str | None] = FLAT
+
+
+class TestFlatQdrantEdge(TestNativeQdrantEdge):
+    layout: ClassVar[vb.Layout | str | None] = FLAT

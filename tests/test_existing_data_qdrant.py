@@ -1,11 +1,14 @@
-"""Qdrant collections vecbridge did not create, seen and migrated by the CLI into PostgreSQL + pgvector.
+"""Qdrant collections vecbridge did not create, seen and migrated by the CLI (to PostgreSQL + pgvector,
+and from Chroma into Qdrant in the frameworks' shapes).
 
 The source is the client's local mode (a directory), written by qdrant-client itself, by
 ``llama-index-vector-stores-qdrant`` and by ``langchain-qdrant``; the destination is a real
 PostgreSQL + pgvector (``pgvector_url``). ``vecbridge info --json`` lists the collection as native;
 ``vecbridge migrate`` copies it with every convertible value equal and every converted field named
 by the plan; the frameworks' own searches on the destination return what they returned on Qdrant;
-the Qdrant directory's collections are unchanged afterwards.
+the Qdrant directory's collections are unchanged afterwards. In the other direction, LlamaIndex
+and LangChain collections on a ``chroma run`` server (``chroma_url``) migrate into Qdrant where
+the frameworks' Qdrant stores read them as their Chroma stores did.
 """
 
 from __future__ import annotations
