@@ -12,12 +12,20 @@ import inspect
 from typing import ClassVar
 
 import pytest
-from vecbridge_conformance import CountTests, DifferentialTests, FilterTests, QueryTests, ScanTests, ScoreTests
+from vecbridge_conformance import (
+    CountTests,
+    DifferentialTests,
+    FilterTests,
+    PartitionTests,
+    QueryTests,
+    ScanTests,
+    ScoreTests,
+)
 
 import vecbridge as vb
 
 
-class NativeChroma(QueryTests, ScoreTests, FilterTests, CountTests, ScanTests, DifferentialTests):
+class NativeChroma(QueryTests, ScoreTests, FilterTests, CountTests, ScanTests, PartitionTests, DifferentialTests):
     layout: ClassVar[vb.Layout | str | None] = "native"
 
     async def drop_native_collection(self, store: vb.Store, name: str) -> None:

@@ -44,13 +44,16 @@ Scans and concurrent writes
     records are inserted, updated or deleted meanwhile (an offset cursor would skip records after
     a delete); a record updated during the scan is returned in whichever version was stored when
     its range was read; a record inserted or deleted during the scan appears at most once,
-    depending on whether its key is above the cursor at that moment.
+    depending on whether its key is above the cursor at that moment. A partition
+    (``Capability.PARTITIONED_SCAN``) is an equal slice ``[lo, end)`` of that key space; its cursors
+    carry ``end``, so it scans and resumes like a whole scan.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -148,13 +151,15 @@ def decode_record(
 
 
 def _valid_cursor(state: Any) -> bool:
-    """A chroma scan cursor holds ``[low, width]``: the next key range to read."""
+    """A chroma scan cursor holds ``[low, width]``: the next key range to read, or ``[low, width, end]``
+    inside a partition (keys below ``end``); a width of 0 (a partition's start) is sized on the first read."""
     return (
         isinstance(state, list)
-        and len(state) == 2
+        and len(state) in (2, 3)
         and all(type(part) is int for part in state)
         and 0 <= state[0] <= KEY_SPACE
-        and state[1] >= 1
+        and state[1] >= (0 if len(state) == 3 else 1)
+        and (len(state) == 2 or state[0] <= state[2] <= KEY_SPACE)
     )
 
 
@@ -166,7 +171,12 @@ class ChromaAdapter(Adapter):
 
     name: ClassVar[str] = "chroma"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.NATIVE_LAYOUTS}
+        {
+            Capability.PERSISTENT,
+            Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.NATIVE_LAYOUTS,
+            Capability.PARTITIONED_SCAN,
+        }
     )
     #: Measured on chromadb 1.5.9, server and embedded alike: about 20% of ``i / 7`` (i <= 10,000) and
     #: ``2**53 - 1`` come back one unit in the last place off (its Rust core parses floats with a fast,
@@ -585,15 +595,17 @@ class ChromaAdapter(Adapter):
     ) -> Page:
         if collection.layout is not None:
             return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
-        if cursor is None:
+        low, width, end = 0, 0, KEY_SPACE
+        if cursor is not None:
+            low, width, *bounded = decode_cursor(cursor, self.name, _valid_cursor)
+            end = bounded[0] if bounded else KEY_SPACE
+        if width == 0:  # keys are uniform: size the range from the namespace's density
             total = await self.count(collection, namespace, filter)
             if total == 0:
                 return Page([], None)
-            low, width = 0, max(1, KEY_SPACE * page_size * 3 // (4 * total))
-        else:
-            low, width = decode_cursor(cursor, self.name, _valid_cursor)
+            width = max(1, KEY_SPACE * page_size * 3 // (4 * total))
         while True:
-            high = min(KEY_SPACE, low + width)
+            high = min(end, low + width)
             clauses: list[Where] = [{SCAN_KEY: {"$gte": low}}, {SCAN_KEY: {"$lt": high}}]
             where = all_of(*clauses, *([] if filter is None else [filter]))
             read = partial(self._read, include_vectors=include_vectors, where=where, limit=page_size + 1)
@@ -602,8 +614,16 @@ class ChromaAdapter(Adapter):
             if len(records) <= page_size or width == 1:
                 break
             width = max(1, width // 2)  # too many keys in this range: narrow it and read again
-        if high >= KEY_SPACE:
+        if high >= end:
             return Page(records, None)
         if len(records) < page_size // 4:
             width = min(KEY_SPACE, width * 2)
-        return Page(records, encode_cursor([high, width]))
+        return Page(records, encode_cursor([high, width] if end == KEY_SPACE else [high, width, end]))
+
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Equal ranges of the ``_vb_key`` hash space (uniform, so about equal record counts); a
+        native collection scans by offset and is one partition."""
+        if collection.layout is not None:
+            return [None]
+        bounds = [KEY_SPACE * i // count for i in range(count + 1)]
+        return [encode_cursor([low, 0, high]) for low, high in itertools.pairwise(bounds)]
