@@ -154,3 +154,17 @@ def test_a_table_whose_layout_does_not_resolve_is_listed_with_the_message(url: s
     assert entry["native"] is True and entry["records"] is None
     assert entry["problem"] == {"message": "table 'no_id' has no column 'id'", "role": None, "candidates": []}
     assert by_name(info_json(url))["docs"]["records"] == 1  # the others are listed as usual
+
+
+def test_field_types_print_as_text_not_as_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    from vecbridge.cli import _print_collections
+
+    field = {"name": "tags", "type": "list[str]", "role": "metadata", "note": "[kept] as is"}
+    entry = {
+        "name": "docs[1]", "native": True, "preset": None, "dimension": 4, "metric": "cosine", "index": "hnsw",
+        "embedding_model": None, "namespaces": ["default"], "records": 1, "fields": [field], "unfit": [],
+        "problem": None, "layout": vb.Layout(metric=vb.Metric.COSINE).to_dict(),
+    }  # fmt: skip
+    _print_collections("memory://", [entry])
+    printed = capsys.readouterr().out
+    assert "list[str]" in printed and "[kept] as is" in printed and "docs[1]" in printed

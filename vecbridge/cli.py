@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import vecbridge as vb
@@ -23,7 +24,7 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
     except vb.VecbridgeError as exc:
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))}")
         raise SystemExit(2) from None
 
 
@@ -114,27 +115,28 @@ def _print_collections(url: str, entries: list[dict[str, Any]]) -> None:
         native = (entry["preset"] or "yes") if entry["native"] else "-"
         records = "?" if entry["records"] is None else str(entry["records"])
         table.add_row(
-            entry["name"],
-            native,
+            escape(entry["name"]),
+            escape(native),
             str(entry["dimension"]),
             entry["metric"],
             entry["index"],
             entry["embedding_model"] or "-",
-            ", ".join(entry["namespaces"]) or "-",
+            escape(", ".join(entry["namespaces"]) or "-"),
             records,
         )
     console.print(table)
     for entry in entries:
         if not entry["native"]:
             continue
-        fields = Table(title=f"{entry['name']}: native fields", title_justify="left")
+        fields = Table(title=f"{escape(entry['name'])}: native fields", title_justify="left")
         for column in ("field", "type", "became", "note"):
             fields.add_column(column)
         for field in entry["fields"]:
-            fields.add_row(field["name"], field["type"], field["role"], field["note"])
+            # field types such as list[str] are text, not rich markup
+            fields.add_row(*(escape(field[key]) for key in ("name", "type", "role", "note")))
         console.print(fields)
         if entry["problem"] is None:
-            console.print(f"  layout: {vb.Layout.from_dict(entry['layout']).describe()}", highlight=False)
+            console.print(f"  layout: {vb.Layout.from_dict(entry['layout']).describe()}", highlight=False, markup=False)
         for field in entry["unfit"]:
             console.print(
                 f"  does not fit: {field['name']} ({field['type']}): {field['note']}",

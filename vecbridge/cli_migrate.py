@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -47,7 +48,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
     except vb.VecbridgeError as exc:
-        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))}")
         raise SystemExit(2) from None
 
 
@@ -350,11 +351,11 @@ def migrate_command(
                             on_plan=_print_plan,
                         )
                 except MigrationRefusedError as exc:
-                    err_console.print(f"[red]refused:[/red] {exc}")
+                    err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
                     refused = {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()}
                     return CollectionRun(name, "refused", refused, str(exc))
                 except MigrationFailedError as exc:
-                    err_console.print(f"[red]failed:[/red] {exc}")
+                    err_console.print(f"[red]failed:[/red] {escape(str(exc))}")
                     return CollectionRun(name, "failed", exc.report.to_dict(), str(exc))
                 if dry_run:
                     return CollectionRun(name, "succeeded" if report.plan.ok else "refused", report.to_dict())
