@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +24,7 @@ import vecbridge as vb
 from vecbridge.errors import InvalidRecordError, UnsupportedFeatureError, UnsupportedFilterError
 from vecbridge.filters import evaluate, parse_filter
 from vecbridge.layout import FieldRole, LayoutError
+from vecbridge.migrate.plan import plan_migration
 
 DIMENSION = 64
 ROWS = 90
@@ -653,6 +655,49 @@ async def test_namespace_values_that_are_not_names_are_named(pgvector_url: str, 
             await store.list_namespaces("tenants", layout={"namespace": "org"})
         ok = store.collection("tenants", "ok-1", layout={"namespace": "org", "metric": "cosine"})
         assert [r.id for r in await ok.get(["a", "b"])] == ["a"]
+
+
+async def test_rows_without_a_vector_or_a_namespace_are_not_read_and_are_counted(
+    pgvector_url: str, scratch: tuple[str, str], tmp_path: Path
+) -> None:
+    """A row whose vector is NULL cannot be a record, nor one whose namespace is NULL: count, scan,
+    get and query all leave them out alike, and info, the plan and the layout's drops say how many."""
+    url, schema = scratch
+    await execute(
+        pgvector_url,
+        sql.SQL("CREATE TABLE {}.partial (id int PRIMARY KEY, org text, body text, v vector(2))").format(
+            sql.Identifier(schema)
+        ),
+        (
+            sql.SQL(
+                "INSERT INTO {}.partial VALUES (1, 'a', 'one', '[1,0]'), (2, 'a', 'two', NULL), "
+                "(3, 'b', 'three', '[0,1]'), (4, NULL, 'four', '[1,1]'), (5, 'b', 'five', NULL)"
+            ).format(sql.Identifier(schema)),
+        ),
+    )
+    layout = {"namespace": "org", "metric": "cosine"}
+    async with vb.connect(url) as store:
+        info = await store.describe_collection("partial", layout=layout)
+        assert info.spec.dimension == 2
+        notes = {f.name: f.note for f in info.spec.layout.fields}  # type: ignore[union-attr]
+        assert notes["v"] == "2 rows without a vector are not read"
+        assert notes["org"] == "1 rows where it is NULL are in no namespace: not read"
+        assert await store.list_namespaces("partial", layout=layout) == ["a", "b"]
+        for namespace, expected in (("a", ["1"]), ("b", ["3"])):
+            collection = store.collection("partial", namespace, layout=layout)
+            scanned = [r.id async for page in collection.scan(page_size=1) for r in page.records]
+            assert scanned == expected and await collection.count() == len(scanned)
+            assert [r.id for r in await collection.get(["1", "2", "3", "5"])] == expected
+            assert [m.id for m in await collection.query([1.0, 1.0], top_k=5)] == expected
+        async with vb.connect(f"local://{tmp_path / 'copy'}") as local:
+            source = store.collection("partial", layout=layout)
+            plan = await plan_migration(source, local.collection("partial"), checkpoint_dir=tmp_path)
+            lines = "\n".join(plan.lines())
+            assert "field:        source v (vector(2)): 2 rows without a vector are not read" in lines
+            assert "field:        source org (text): 1 rows where it is NULL are in no namespace: not read" in lines
+            assert plan.ok and plan.total == 2
+            report = await vb.migrate(source, local.collection("partial"), verify_mode="full", checkpoint_dir=tmp_path)
+            assert report.written_total == 2 and report.verification is not None and report.verification.ok
 
 
 # --- frameworks ----------------------------------------------------------------------------------

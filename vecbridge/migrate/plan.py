@@ -172,7 +172,8 @@ class MigrationPlan:
         return out
 
     def fields_not_mapped(self) -> list[tuple[str, NativeField, str]]:
-        """Every native field that is not copied as it is: (``source``/``destination``, the field, its fate)."""
+        """Every native field that is not copied as it is, or whose note says how it is read (a
+        conversion rule, rows left unread): (``source``/``destination``, the field, its fate)."""
         found = []
         for side, layout in (("source", self.source_spec.layout), ("destination", self.destination_spec.layout)):
             verb = "not copied" if side == "source" else "not written"
@@ -181,8 +182,8 @@ class MigrationPlan:
                     found.append((side, native, f"{verb}: {native.note}"))
                 elif native.role is FieldRole.IGNORED:
                     found.append((side, native, f"ignored, {verb}" + (f": {native.note}" if native.note else "")))
-                elif "converted" in native.note:
-                    found.append((side, native, native.note))  # the conversion rule its values follow
+                elif native.note:  # the conversion rule its values follow; rows it leaves unread
+                    found.append((side, native, native.note))
         return found
 
     def _limits_line(self) -> str:

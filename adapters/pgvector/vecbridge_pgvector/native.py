@@ -117,16 +117,52 @@ class NativeTables:
         if spec.dimension == 0:
             row = await (
                 await conn.execute(
-                    sql.SQL("SELECT vector_dims({}) FROM {} AS t WHERE {} LIMIT 1").format(
-                        table.vector.ref, table.table, table.scope
+                    sql.SQL("SELECT vector_dims({v}) FROM {t} AS t WHERE {s} AND {v} IS NOT NULL LIMIT 1").format(
+                        v=table.vector.ref, t=table.table, s=table.scope
                     ),
                     table.scope_params,
                 )
             ).fetchone()
             spec = replace(spec, dimension=row[0] if row else self._created.get(spec.name, 0))
+        table, spec = await self._unread_rows(conn, table, spec)
         if table.preset == presets.LLAMAINDEX:
             table, spec = await self._older_copies(conn, table, spec)
         return spec
+
+    async def _unread_rows(
+        self, conn: psycopg.AsyncConnection[Any], table: NativeTable, spec: CollectionSpec
+    ) -> tuple[NativeTable, CollectionSpec]:
+        """Rows no read returns, counted where a nullable column allows them: a row without a vector
+        cannot be a record, a row without a namespace value is in no namespace. Each count is in
+        the column's note (``info``, the plan) and in the layout's drops."""
+        columns = [c for c in (table.vector, table.namespace) if c is not None and not c.not_null]
+        if not columns:
+            return table, spec
+        statement = sql.SQL("SELECT {} FROM {} AS t WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(c.ref) for c in columns),
+            table.table,
+            table.scope,
+        )
+        row = await (await conn.execute(statement, table.scope_params)).fetchone()
+        unread = {c.name: int(n) for c, n in zip(columns, row or (), strict=False) if n}
+        if not unread:
+            return table, spec
+        notes = {table.vector.name: ("rows without a vector are not read", "a row without a vector is not a record")}
+        if table.namespace is not None:
+            notes[table.namespace.name] = (
+                "rows where it is NULL are in no namespace: not read",
+                "NULL: in no namespace",
+            )
+        fields = tuple(
+            replace(f, note=f"{unread[f.name]} {notes[f.name][0]}") if f.name in unread else f
+            for f in table.layout.fields
+        )
+        layout = replace(table.layout, fields=fields)
+        for name, count in unread.items():
+            layout.drops.counts[name, notes[name][1]] += count
+        table = replace(table, layout=layout)
+        self._remember(table)
+        return table, replace(spec, layout=layout)
 
     async def _older_copies(
         self, conn: psycopg.AsyncConnection[Any], table: NativeTable, spec: CollectionSpec
@@ -266,9 +302,13 @@ class NativeTables:
         return sql.SQL(", ").join(columns)
 
     def _where(
-        self, table: NativeTable, namespace: str, filter: SqlFilter | None
+        self, table: NativeTable, namespace: str, filter: SqlFilter | None, vectorless: bool = False
     ) -> tuple[sql.Composable, tuple[Any, ...]]:
+        """The rows of ``namespace`` matching ``filter`` that reads see: never a row without a
+        vector (it cannot be a record; :meth:`_unread_rows` counts them), unless ``vectorless``."""
         parts: list[sql.Composable] = [table.scope]
+        if not vectorless and not table.vector.not_null:
+            parts.append(sql.SQL("{} IS NOT NULL").format(table.vector.ref))
         params: list[Any] = list(table.scope_params)
         if table.namespace is not None:
             parts.append(sql.SQL("{}::text = %s").format(table.namespace.ref))
@@ -409,9 +449,9 @@ class NativeTables:
         table = await self.table(collection)
         if table.namespace is None:
             return [DEFAULT_NAMESPACE] if await self.count(collection, DEFAULT_NAMESPACE, None) else []
-        statement = sql.SQL("SELECT DISTINCT {n}::text FROM {t} AS t WHERE {s} AND {n} IS NOT NULL").format(
-            n=table.namespace.ref, t=table.table, s=table.scope
-        )
+        statement = sql.SQL(
+            "SELECT DISTINCT {n}::text FROM {t} AS t WHERE {s} AND {n} IS NOT NULL AND {v} IS NOT NULL"
+        ).format(n=table.namespace.ref, t=table.table, s=table.scope, v=table.vector.ref)
         async with self.adapter._connection(f"list namespaces of {collection.name!r}", transaction=False) as conn:
             values = [row[0] for row in await (await conn.execute(statement, table.scope_params)).fetchall()]
         invalid = [v for v in values if not NAMESPACE_NAME.fullmatch(v)]
@@ -558,7 +598,7 @@ class NativeTables:
     async def _refuse_foreign_ids(
         self, conn: psycopg.AsyncConnection[Any], table: NativeTable, namespace: str, ids: list[Any]
     ) -> None:
-        where, params = self._where(table, namespace, None)
+        where, params = self._where(table, namespace, None, vectorless=True)
         statement = sql.SQL("SELECT t.{i} FROM {t} AS t WHERE t.{i} = ANY(%s) AND NOT ({w}) LIMIT 10").format(
             i=sql.Identifier(table.id.name), t=table.table, w=where
         )
