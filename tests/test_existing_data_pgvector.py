@@ -236,3 +236,57 @@ def test_the_copy_fills_an_empty_table_of_the_application_s_shape_with_to_layout
         # the documented conversions are one way: a JSON null is gone, a nested object is its JSON text
         metadata = {k: json.dumps(v, separators=(",", ":")) if isinstance(v, dict) else v for k, v in row[6].items()}
         assert refilled[key][6] == {k: v for k, v in metadata.items() if v is not None}
+
+
+def test_to_layout_creates_a_document_column_unless_told_otherwise_and_documents_travel_both_ways(
+    article_url: str, pgvector_url: str, tmp_path: Path
+) -> None:
+    """A plain layout that does not mention the document still creates a ``document`` text column:
+    the source's documents are copied into it and read back from it. A layout without a namespace
+    field for a source with several namespaces is refused by the plan, naming the option."""
+    copy = f"local://{tmp_path / 'copy'}"
+    common = ["--verify", "full", "--checkpoint-dir", str(tmp_path / "ck"), "--no-progress"]
+    cli(
+        "migrate",
+        article_url,
+        copy,
+        "--collection",
+        "document_embeddings",
+        "--from-layout",
+        json.dumps(DECLARED),
+        *common,
+    )
+    with new_database(pgvector_url) as url:
+        refused = CliRunner().invoke(
+            main, ["migrate", copy, url, "--collection", "document_embeddings", "--to-layout", "native", *common]
+        )
+        assert refused.exit_code != 0 and "[destination_namespaces]" in refused.output
+        assert '--to-layout \'{"namespace": "tenant_id"}\'' in refused.output
+        layout = json.dumps({"namespace": "tenant_id"})
+        output = cli("migrate", copy, url, "--collection", "document_embeddings", "--to-layout", layout, *common)
+        assert "(created in this shape)" in output and f"records {ROWS}/{ROWS} match" in output
+        with psycopg.connect(dsn_of(url)) as connection:
+            columns = connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'document_embeddings' ORDER BY ordinal_position"
+            ).fetchall()
+            documents = connection.execute("SELECT count(*) FROM document_embeddings WHERE document LIKE 'chunk %'")
+            assert documents.fetchone() == (ROWS,)
+        assert ("document", "text") in columns
+        back = f"local://{tmp_path / 'back'}"
+        output = cli("migrate", url, back, "--collection", "document_embeddings", "--from-layout", layout, *common)
+        assert f"records {ROWS}/{ROWS} match" in output
+
+    async def documents(destination: str) -> dict[str, str | None]:
+        async with vb.connect(destination) as store:
+            found: dict[str, str | None] = {}
+            for namespace in TENANTS:
+                collection = store.collection("document_embeddings", namespace=namespace)
+                async for page in collection.scan(page_size=100):
+                    found.update((r.id, r.document) for r in page.records)
+            return found
+
+    import asyncio
+
+    copied = asyncio.run(documents(back))
+    assert len(copied) == ROWS and all(str(d).startswith("chunk ") for d in copied.values())

@@ -18,7 +18,7 @@ from vecbridge.layout import FieldRole, Layout, NativeField
 from vecbridge.migrate.checkpoint import Checkpoint, checkpoint_key, default_checkpoint_dir
 from vecbridge.migrate.compare import _type_tag
 from vecbridge.store import Collection
-from vecbridge.types import HNSW, CollectionSpec, Metric
+from vecbridge.types import DEFAULT_NAMESPACE, HNSW, CollectionSpec, Metric
 from vecbridge.validation import check_collection_name
 
 #: Page size of the plan's scan of the source against the destination's record limits.
@@ -356,6 +356,7 @@ async def plan_migration(
             embedding_model=source_spec.embedding_model,
             layout=shape,
         )
+    issues.extend(_namespace_issues(destination.name, destination_spec, destination_exists, counts))
     destination_metric_known = destination_spec.layout is None or destination_spec.layout.metric is not None
     if metric_known and destination_metric_known and destination_spec.metric != source_spec.metric:
         change = f"metric changes from {source_spec.metric.value} to {destination_spec.metric.value}: scores change"
@@ -483,6 +484,29 @@ def _native_destination_issues(name: str, spec: CollectionSpec) -> list[PlanIssu
             )
         )
     return issues
+
+
+def _namespace_issues(name: str, spec: CollectionSpec, exists: bool, counts: dict[str, int]) -> list[PlanIssue]:
+    """A native destination without a namespace field holds one namespace (``default``): records of
+    any other are refused before the first write, not at the copy."""
+    layout = spec.layout
+    others = sorted(ns for ns, count in counts.items() if count and ns != DEFAULT_NAMESPACE)
+    if layout is None or layout.namespace is not None or not others:
+        return []
+    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    fix = (
+        'declare the namespace field it will have, e.g. --to-layout \'{"namespace": "tenant_id"}\''
+        if not exists
+        else 'declare its namespace field with --to-layout \'{"namespace": "FIELD"}\''
+    )
+    return [
+        PlanIssue(
+            "error",
+            "destination_namespaces",
+            f"destination collection {name!r} has no namespace field, so it holds only namespace "
+            f"{DEFAULT_NAMESPACE!r}, and the source has records in {shown}; {fix}",
+        )
+    ]
 
 
 def _unfit_issues(unfit: list[UnfitRecord], skip_unfit: bool) -> list[PlanIssue]:

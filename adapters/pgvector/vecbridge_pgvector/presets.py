@@ -200,7 +200,9 @@ def _plain_table(
     name: str, table: sql.Composable, dimension: sql.Composable, spec: CollectionSpec, opclass: str, layout: Layout
 ) -> list[sql.Composed]:
     """A plain table: the id (text, with the namespace column in the key when there is one), the
-    vector, the document column when named, a jsonb column for the metadata, and the ANN index."""
+    vector, a text document column (``document`` unless the layout names another; none only when it
+    declares ``"document": ""``, so records with documents still fit a layout that does not mention
+    them), a jsonb column for the metadata, and the ANN index."""
     id_column = sql.Identifier(layout.id or "id")
     vector = layout.vector or "embedding"
     columns = []
@@ -210,8 +212,8 @@ def _plain_table(
         key.insert(0, sql.Identifier(layout.namespace))
     columns.append(sql.SQL('{} text COLLATE "C" NOT NULL').format(id_column))
     columns.append(sql.SQL("{} vector({}) NOT NULL").format(sql.Identifier(vector), dimension))
-    if layout.document:
-        columns.append(sql.SQL("{} text").format(sql.Identifier(layout.document)))
+    if layout.document != "":
+        columns.append(sql.SQL("{} text").format(sql.Identifier(layout.document or "document")))
     json_column = (layout.metadata_keys_from or ("metadata",))[0]
     columns.append(sql.SQL("{} jsonb NOT NULL DEFAULT '{{}}'::jsonb").format(sql.Identifier(json_column)))
     columns.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(key)))
