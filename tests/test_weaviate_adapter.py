@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from vecbridge_weaviate import WeaviateAdapter
 from vecbridge_weaviate.adapter import distance_to_score
@@ -33,7 +34,7 @@ from vecbridge.errors import (
 )
 from vecbridge.filters import NODE_TYPES, MatchAll
 from vecbridge.registry import adapter_for
-from vecbridge.types import HNSW, CollectionSpec, Metric
+from vecbridge.types import HNSW, CollectionSpec, Metric, Record
 from vecbridge.url import URL
 
 
@@ -183,8 +184,13 @@ def test_weaviate_declares_no_record_limits_and_any_contract_key_makes_valid_pro
     metadata key (at most 64 characters of ``[A-Za-z0-9_]``) follow Weaviate's property-name rule
     ``[_A-Za-z][_0-9A-Za-z]{0,230}`` and never hit a reserved name (id, _id, _additional, meta, vector).
     The adapter's own InvalidRecordError is a schema conflict found by reading the server (a typed
-    property edited outside vecbridge), not a limit of the record, so it is no ``check_storable``."""
-    assert not WeaviateAdapter.has_record_limits()
+    property edited outside vecbridge), not a limit of the record, so ``check_storable`` passes every
+    record of vecbridge's own classes (it checks only classes in a native layout)."""
+    spec = CollectionSpec(name="vbt_limits", dimension=1, metric=Metric.COSINE, index=HNSW())
+    long = Record(
+        id="x" * 10_000, vector=np.ones(1, dtype=np.float32), metadata={"k": "v" * 100_000}, document="d" * 10**6
+    )
+    WeaviateAdapter.check_storable(None, spec, long)  # type: ignore[arg-type]
     rule = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,230}")
     for key in ("k" * 64, "_" + "9" * 63, "id", "_id", "meta", "vector", "_additional"):
         for prop in key_properties(key):

@@ -8,14 +8,17 @@ URLs:
 
 The object layout is described in :mod:`vecbridge_weaviate.schema`, the filter translation in
 :mod:`vecbridge_weaviate.filters`; ``docs/backends/weaviate.md`` says what was verified how.
+
+Classes vecbridge did not create are read through a layout, and written in their own shape only
+when the caller opts in: :mod:`vecbridge_weaviate.native` (inference, reads, writes),
+:mod:`vecbridge_weaviate.native_filters`, :mod:`vecbridge_weaviate.presets`. A spec with a
+``layout`` goes there from every primitive; the code below is vecbridge's own storage.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -39,16 +42,18 @@ from vecbridge.errors import (
     BackendError,
     CollectionExistsError,
     CollectionNotFoundError,
-    InvalidArgumentError,
     InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode, evaluate, fields_of
-from vecbridge.types import CollectionSpec, FloatArray, Match, Metric, Page, Record
+from vecbridge.layout import Layout
+from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
 from vecbridge.url import URL
 from vecbridge_weaviate.filters import Lowered, WeaviateFilterCompiler, all_of
+from vecbridge_weaviate.metrics import distance_to_score
+from vecbridge_weaviate.native import NativeClasses, uuid_cursor
 from vecbridge_weaviate.schema import (
     NS_PROP,
     READ_PROPERTIES,
@@ -85,15 +90,6 @@ class CompiledFilter:
 
     def lower(self, known_keys: set[str]) -> Lowered:
         return WeaviateFilterCompiler(known_keys).compile(self.node)
-
-
-def distance_to_score(metric: Metric, distance: float) -> float:
-    """Weaviate's distance to the vecbridge score: cosine ``1-d``, dot ``-d``, l2-squared ``-sqrt(d)``."""
-    if metric is Metric.COSINE:
-        return 1.0 - distance
-    if metric is Metric.DOT:
-        return -distance
-    return -math.sqrt(max(distance, 0.0))
 
 
 def query_arguments(
@@ -151,7 +147,7 @@ class WeaviateAdapter(Adapter):
 
     name = "weaviate"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS}
+        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.NATIVE_LAYOUTS}
     )
     max_batch = 500
     max_top_k = 10_000  # QUERY_MAXIMUM_RESULTS default
@@ -162,6 +158,8 @@ class WeaviateAdapter(Adapter):
         #: Weaviate class -> metadata keys whose typed properties exist (read or added by us).
         self._keys: dict[str, set[str]] = {}
         self._schema_lock = asyncio.Lock()
+        #: classes vecbridge did not create (a spec with a layout): :mod:`vecbridge_weaviate.native`
+        self.native = NativeClasses(self)
 
     # --- connection ----------------------------------------------------------------------------
 
@@ -232,7 +230,9 @@ class WeaviateAdapter(Adapter):
 
     # --- schema --------------------------------------------------------------------------------
 
-    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> CompiledFilter:
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
         WeaviateFilterCompiler().compile(node)  # every key known: raises UnsupportedFilterError early
         return CompiledFilter(node)
 
@@ -303,6 +303,8 @@ class WeaviateAdapter(Adapter):
     # --- collections ---------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        if spec.layout is not None:
+            return await self.native.create(spec)
         payload = collection_payload(spec.to_dict(), spec.metric, spec.index)
         with self.errors(f"create collection {spec.name!r}"):
             if await self.client.collections.exists(payload["class"]):
@@ -342,7 +344,15 @@ class WeaviateAdapter(Adapter):
             raise CollectionNotFoundError(f"weaviate: {class_name(name)!r} exists but was not created by vecbridge")
         return CollectionSpec.from_dict(facts)
 
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_all()
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
+
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         with self.errors(f"list namespaces of {collection.name!r}"):
             result = await self._collection(collection).aggregate.over_all(
                 group_by=GroupByAggregate(prop=NS_PROP, limit=100_000), total_count=True
@@ -351,7 +361,14 @@ class WeaviateAdapter(Adapter):
 
     # --- records -------------------------------------------------------------------------------
 
+    def check_storable(self, collection: CollectionSpec, record: Record) -> None:
+        """Every valid record fits vecbridge's own classes; a native class: what its properties hold."""
+        if collection.layout is not None:
+            self.native.check_storable(collection, record)
+
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.layout is not None:
+            return await self.native.upsert(collection, namespace, records)
         await self._ensure_keys(collection, metadata_keys(records))
         objects = [
             DataObject(
@@ -396,6 +413,8 @@ class WeaviateAdapter(Adapter):
         filter: Any | None,
         include_vectors: bool,
     ) -> list[Match]:
+        if collection.layout is not None:
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
         lowered = await self._lower(collection, filter)
         if lowered is False:
             return []
@@ -407,6 +426,8 @@ class WeaviateAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
+        if collection.layout is not None:
+            return await self.native.get(collection, namespace, ids, include_vectors)
         with self.errors(f"get from {collection.name!r}"):
             result = await self._collection(collection).query.fetch_objects(
                 **get_arguments(namespace, ids, include_vectors)
@@ -427,16 +448,22 @@ class WeaviateAdapter(Adapter):
                 return
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_ids(collection, namespace, ids)
         uuids = [object_uuid(namespace, record_id) for record_id in ids]
         await self._delete(collection, scoped(namespace, Filter.by_id().contains_any(uuids)))
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_where(collection, namespace, filter)
         lowered = await self._lower(collection, filter)
         if lowered is False:
             return
         await self._delete(collection, scoped(namespace, lowered))
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        if collection.layout is not None:
+            return await self.native.count(collection, namespace, filter)
         lowered = await self._lower(collection, filter)
         if lowered is False:
             return 0
@@ -459,15 +486,12 @@ class WeaviateAdapter(Adapter):
         Weaviate), keeping the namespace's records that match ``filter`` by the reference evaluator
         on the exact stored metadata. The cursor is the last uuid read, so a page may hold fewer
         than ``page_size`` records (even none) while the cursor is not ``None``."""
+        if collection.layout is not None:
+            return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         node = filter.node if isinstance(filter, CompiledFilter) else None
-        if cursor is not None:
-            try:
-                uuid.UUID(cursor)
-            except ValueError:
-                raise InvalidArgumentError(f"not a weaviate scan cursor: {cursor!r}") from None
         with self.errors(f"scan {collection.name!r}"):
             result = await self._collection(collection).query.fetch_objects(
-                **scan_arguments(cursor, page_size, include_vectors)
+                **scan_arguments(uuid_cursor(cursor), page_size, include_vectors)
             )
         records = []
         for obj in result.objects:
