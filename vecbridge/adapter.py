@@ -98,6 +98,10 @@ class Capability(enum.StrEnum):
     SEARCH_EXACT = "search_exact"
     #: ``Adapter.set_search_defaults`` stores a collection's default search effort in its facts.
     SEARCH_DEFAULTS = "search_defaults"
+    #: ``SearchParams.ef`` can be a collection's default although no query can set it: the backend
+    #: keeps it as a collection setting (Chroma's ``ef_search``, Weaviate's class ``ef``), which
+    #: every query then uses without naming it.
+    SEARCH_EF_DEFAULT = "search_ef_default"
     #: ``Adapter.partitions`` splits a namespace into several disjoint, independently scannable ranges
     #: (otherwise a namespace is one partition: distributed readers get no parallelism from it).
     PARTITIONED_SCAN = "partitioned_scan"

@@ -24,7 +24,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -50,7 +50,7 @@ from vecbridge.filters import (
     Or,
     evaluate,
 )
-from vecbridge.types import CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
+from vecbridge.types import CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record, SearchParams
 from vecbridge.url import URL
 
 T = TypeVar("T")
@@ -236,6 +236,11 @@ class Engine:
             space = self.data.get(header["collection"], {}).get(header["namespace"])
             if space is not None:
                 space.delete(header["ids"])
+        elif op == "search":
+            search = header["search"]
+            self.specs[header["name"]] = replace(
+                self.specs[header["name"]], search=None if search is None else SearchParams.from_dict(search)
+            )
         else:
             raise VecbridgeError(f"unknown log operation {op!r}")
 
@@ -534,7 +539,14 @@ class MemoryAdapter(Adapter):
 
     name: ClassVar[str] = "memory"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.EXACT_SEARCH, Capability.ATOMIC_UPSERT, Capability.EXACT_FLOATS, Capability.PARTITIONED_SCAN}
+        {
+            Capability.EXACT_SEARCH,
+            Capability.ATOMIC_UPSERT,
+            Capability.EXACT_FLOATS,
+            Capability.PARTITIONED_SCAN,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
+        }
     )
     max_batch: ClassVar[int] = 4096
     max_concurrency: ClassVar[int] = 1
@@ -617,8 +629,15 @@ class MemoryAdapter(Adapter):
         top_k: int,
         filter: Any | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
+        """Every query is exact: ``search`` can only ask for that (``SEARCH_EXACT``; no ef, no probes)."""
         return await self.run(lambda: self.engine.query(collection, namespace, vector, top_k, filter, include_vectors))
+
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """A log operation of its own on ``local://``: the default persists with the collection."""
+        header = {"op": "search", "name": collection.name, "search": None if search is None else search.to_dict()}
+        await self.write(header, check=lambda: self.engine.spec(collection.name))
 
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
@@ -676,6 +695,8 @@ class LocalAdapter(MemoryAdapter):
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.ATOMIC_UPSERT,
             Capability.PARTITIONED_SCAN,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
         }
     )
     engine: LocalEngine

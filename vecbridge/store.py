@@ -547,7 +547,7 @@ class Collection:
         if min_score is not None and (isinstance(min_score, bool) or not np.isfinite(min_score)):
             raise InvalidArgumentError(f"min_score must be a finite number, got {min_score!r}")
         compiled = None if filter is None else self._compile(filter, spec)
-        effort = search or spec.search
+        effort = search or self._stored_effort(spec)
         if effort is None:
             matches = await with_retries(
                 lambda: self._adapter.query(spec, self.namespace, query_vector, top_k, compiled, include_vector)
@@ -570,12 +570,29 @@ class Collection:
         matches.sort(key=_SCORE, reverse=True)  # stable: ties keep the backend's order
         return matches[:top_k]
 
-    def _check_search(self, search: SearchParams) -> None:
-        """Every knob set is one the backend honours, or ``UnsupportedFeatureError`` before any request."""
+    def _stored_effort(self, spec: CollectionSpec) -> SearchParams | None:
+        """The collection's stored default as a per-query setting: only the knobs this backend takes
+        per query (a default it keeps in its own collection settings, such as Chroma's ``ef_search``,
+        applies there without the query naming it; one stored by another backend is not refused)."""
+        stored = spec.search
+        if stored is None:
+            return None
+        offered = self.store.capabilities
+        effort = SearchParams(
+            ef=stored.ef if Capability.SEARCH_EF in offered else None,
+            probes=stored.probes if Capability.SEARCH_PROBES in offered else None,
+            exact=stored.exact and Capability.SEARCH_EXACT in offered,
+        )
+        return effort if effort.to_dict() else None
+
+    def _check_search(self, search: SearchParams, default: bool = False) -> None:
+        """Every knob set is one the backend honours (per query, or with ``default`` as a stored
+        default), or ``UnsupportedFeatureError`` before any request."""
         if not isinstance(search, SearchParams):
             raise InvalidArgumentError(f"search must be a vb.SearchParams, got {type(search).__name__}")
+        ef_kept = default and Capability.SEARCH_EF_DEFAULT in self.store.capabilities
         knobs = {
-            Capability.SEARCH_EF: search.ef is not None,
+            Capability.SEARCH_EF: search.ef is not None and not ef_kept,
             Capability.SEARCH_PROBES: search.probes is not None,
             Capability.SEARCH_EXACT: search.exact,
         }
@@ -585,11 +602,13 @@ class Collection:
 
     async def set_search_defaults(self, search: SearchParams | None) -> None:
         """Store ``search`` as the effort every later query of this collection uses unless it sets its
-        own (on any connection); ``None`` goes back to the backend's default."""
-        if search is not None:
-            self._check_search(search)
+        own (on any connection); ``None`` goes back to the backend's default. A knob is refused
+        before any request unless the backend takes it per query or keeps it as a collection
+        setting (``Capability.SEARCH_EF_DEFAULT``: Chroma's ``ef_search``)."""
         if Capability.SEARCH_DEFAULTS not in self.store.capabilities:
             raise UnsupportedFeatureError(f"{self._adapter.name} cannot store default search settings")
+        if search is not None:
+            self._check_search(search, default=True)
         spec = await self.spec()
         await self._adapter.set_search_defaults(spec, search)
         self._spec = replace(spec, search=search)

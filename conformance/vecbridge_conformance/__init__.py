@@ -25,6 +25,7 @@ from vecbridge_conformance.namespaces_tests import ConsistencyTests, NamespaceTe
 from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, DeleteTests, ScanTests
+from vecbridge_conformance.search_tests import SearchParamsTests
 from vecbridge_conformance.suite import GROUPS, ConformanceSuite
 from vecbridge_conformance.upsert_tests import UpsertTests
 
@@ -45,6 +46,7 @@ __all__ = [
     "QueryTests",
     "ScanTests",
     "ScoreTests",
+    "SearchParamsTests",
     "SuiteBase",
     "UpsertTests",
     "requires",

@@ -12,6 +12,7 @@ from vecbridge_conformance.namespaces_tests import ConsistencyTests, NamespaceTe
 from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, DeleteTests, ScanTests
+from vecbridge_conformance.search_tests import SearchParamsTests
 from vecbridge_conformance.upsert_tests import UpsertTests
 
 #: Every operation group, in report order.
@@ -20,6 +21,7 @@ GROUPS = (
     UpsertTests,
     QueryTests,
     ScoreTests,
+    SearchParamsTests,
     FilterTests,
     DeleteTests,
     CountTests,
@@ -37,6 +39,7 @@ class ConformanceSuite(
     UpsertTests,
     QueryTests,
     ScoreTests,
+    SearchParamsTests,
     FilterTests,
     DeleteTests,
     CountTests,

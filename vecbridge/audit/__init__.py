@@ -20,7 +20,7 @@ from vecbridge.audit.truth import exact_answers
 from vecbridge.errors import InvalidArgumentError, UnsupportedFeatureError
 from vecbridge.filters import Filter, FilterNode, MatchAll, format_filter, parse_filter
 from vecbridge.store import Collection
-from vecbridge.types import Metric, SearchParams
+from vecbridge.types import IVF, IndexSpec, Metric, SearchParams
 
 #: settings ``tune`` tries when none are given, smallest first
 DEFAULT_SWEEP = {"ef": (10, 16, 20, 32, 40, 64, 100, 128, 200, 400), "probes": (1, 2, 4, 8, 16, 32, 64, 128)}
@@ -95,8 +95,9 @@ async def audit(
     return report
 
 
-def knob_of(collection: Collection, knob: str | None) -> str:
-    """The knob to sweep: the one asked for, else ``ef`` where honoured, else ``probes``."""
+def knob_of(collection: Collection, knob: str | None, index: IndexSpec | None = None) -> str:
+    """The knob to sweep: the one asked for, else the one of the collection's ``index`` (``probes``
+    for IVF) where honoured, else ``ef`` where honoured, else ``probes``."""
     offered = {
         name
         for name, capability in (("ef", Capability.SEARCH_EF), ("probes", Capability.SEARCH_PROBES))
@@ -112,6 +113,8 @@ def knob_of(collection: Collection, knob: str | None) -> str:
         raise UnsupportedFeatureError(
             f"{collection.store.adapter.name} has no query-time search setting to tune (no ef, no probes)"
         )
+    if isinstance(index, IVF) and "probes" in offered:
+        return "probes"
     return "ef" if "ef" in offered else "probes"
 
 
@@ -135,9 +138,9 @@ async def tune(
     the choice becomes the collection's default search setting (``Collection.set_search_defaults``)."""
     if not 0.0 < target_recall <= 1.0:
         raise InvalidArgumentError(f"target recall must be in (0, 1], got {target_recall}")
-    name = knob_of(collection, knob)
-    settings = sorted(set(values or DEFAULT_SWEEP[name]))
     spec = await collection.spec()
+    name = knob_of(collection, knob, spec.index)
+    settings = sorted(set(values or DEFAULT_SWEEP[name]))
     metric = _metric(spec.metric, None if spec.layout is None else spec.layout.require_metric(collection.name))
     node: FilterNode = parse_filter(filter)
     query_set = await _queries(collection, queries, sample, seed)
