@@ -40,11 +40,12 @@ from vecbridge.errors import (
     CollectionNotFoundError,
     InvalidURLError,
     TransientBackendError,
+    UnsupportedFeatureError,
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode
 from vecbridge.layout import Layout
-from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
+from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record, SearchParams
 from vecbridge.url import URL
 from vecbridge_pgvector.compat import vector_array
 from vecbridge_pgvector.filters import PgvectorFilterCompiler, SqlFilter
@@ -87,6 +88,10 @@ class QueryStats:
     #: unfiltered HNSW scans that came back short without iterative scanning and were rerun with it
     iterative_retries: int = 0
     exact_fallbacks: int = 0
+    #: queries that asked for ``SearchParams(exact=True)``: run without the index
+    exact_queries: int = 0
+    #: the ``hnsw.ef_search`` / ``ivfflat.probes`` the last ANN query ran with (what a caller can check)
+    last_effort: dict[str, int] | None = None
 
 
 def _int_option(url: URL, key: str, default: int) -> int:
@@ -115,6 +120,10 @@ class PgvectorAdapter(Adapter):
             Capability.ATOMIC_UPSERT,
             Capability.NATIVE_LAYOUTS,
             Capability.PARTITIONED_SCAN,
+            Capability.SEARCH_EF,
+            Capability.SEARCH_PROBES,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
         }
     )
     max_batch: ClassVar[int] = 2000
@@ -379,6 +388,20 @@ class PgvectorAdapter(Adapter):
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
         return CollectionSpec.from_dict(rows[0][0])
 
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """The default is a key of the collection's registry row (``spec -> 'search'``). A table
+        vecbridge did not create has no row, and reading it never writes one: not offered there."""
+        if collection.layout is not None:
+            raise UnsupportedFeatureError(
+                f"{self.name}: collection {collection.name!r} is not vecbridge's: no registry row to keep "
+                "a default search setting in (pass search= per query)"
+            )
+        value = Jsonb({} if search is None else {"search": search.to_dict()})
+        statement = "UPDATE {} SET spec = (spec - 'search') || %s WHERE name = %s RETURNING name"
+        async with self._connection(f"set search defaults of {collection.name!r}") as conn:
+            if not await self._registry_rows(conn, statement, (value, collection.name)):
+                raise CollectionNotFoundError(f"collection {collection.name!r} does not exist")
+
     async def _registry_rows(
         self, conn: psycopg.AsyncConnection[Any], statement: str, params: tuple[Any, ...]
     ) -> list[Any]:
@@ -492,20 +515,33 @@ class PgvectorAdapter(Adapter):
             return sql.SQL("namespace = %s"), (namespace,)
         return sql.SQL("namespace = %s AND ({})").format(filter.clause), (namespace, *filter.params)
 
-    def _search_settings(self, collection: CollectionSpec, top_k: int) -> tuple[str, tuple[Any, ...]] | None:
+    def _search_settings(
+        self, collection: CollectionSpec, top_k: int, search: SearchParams | None = None
+    ) -> tuple[str, tuple[Any, ...]] | None:
         """Index settings one query needs beyond the session defaults, or ``None``.
 
         They are applied with ``set_config(..., true)``, which is ``SET LOCAL`` with bound values:
         they end with the query's transaction and are read when the statement runs, so a statement
         psycopg has prepared (after 5 runs) obeys them too; ``test_pgvector`` checks the plan.
+        ``search.ef`` is ``hnsw.ef_search`` and ``search.probes`` ``ivfflat.probes``, as given (an
+        ``ef`` below ``top_k`` keeps the answer full: see :meth:`query`); without them an HNSW
+        query looks at ``max(ef_search, top_k)`` candidates, an IVF query at a tenth of the lists.
         """
         if isinstance(collection.index, IVF):
-            probes = max(1, min(collection.index.nlist, collection.index.nlist // 10 or 1))
+            probes = search.probes if search is not None and search.probes is not None else None
+            if probes is None:
+                probes = max(1, min(collection.index.nlist, collection.index.nlist // 10 or 1))
+            self.stats.last_effort = {"probes": probes}
             return (
                 "SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
                 "set_config('ivfflat.probes', %s, true)",
                 (str(probes),),
             )
+        if search is not None and search.ef is not None:
+            ef = min(MAX_EF_SEARCH, search.ef)
+            self.stats.last_effort = {"ef": ef}
+            return "SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),)
+        self.stats.last_effort = {"ef": max(self.ef_search, min(MAX_EF_SEARCH, top_k))}
         if top_k <= self.ef_search:
             return None
         return "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(MAX_EF_SEARCH, top_k)),)
@@ -556,20 +592,29 @@ class PgvectorAdapter(Adapter):
         top_k: int,
         filter: Any | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
         """Iterative HNSW scans (``strict_order``) keep a filtered query's answer full, at a cost of a
         few percent on every scan. An unfiltered query in a namespace that fills the graph does not
         need them: it runs without, and only if it comes back short (the namespace shares the graph
         with others) is it rerun iteratively, and that namespace scans iteratively from then on. A
         full answer of the plain scan is the same as the iterative scan's: both return the same
-        candidates first, in the same order."""
+        candidates first, in the same order.
+
+        ``search`` (:meth:`_search_settings`): an ``ef`` below ``top_k`` scans iteratively, so the
+        answer is still ``top_k`` long: the first ``ef`` candidates as a plain scan finds them, then
+        the scan goes on (pgvector alone would return only ``ef`` rows). ``exact`` plans the
+        statement without index scans: a sequential scan and a sort, the exact answer."""
         if collection.layout is not None:
-            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors, search)
         statement, params = self._query_sql(collection, namespace, vector, top_k, filter, include_vectors)
-        settings = self._search_settings(collection, top_k)
+        if search is not None and search.exact:
+            return await self._exact_query(collection, statement, params, include_vectors)
+        settings = self._search_settings(collection, top_k, search)
         hnsw = isinstance(collection.index, HNSW) and collection.dimension <= MAX_INDEXED_DIMENSION
         key = (collection.name, namespace)
-        iterative = filter is not None or key in self._sparse
+        below_k = search is not None and search.ef is not None and search.ef < top_k
+        iterative = filter is not None or key in self._sparse or below_k
         # what ``_connection`` does, inline: its two context managers cost a few percent of a query
         conn: psycopg.AsyncConnection[Any] | None = None
         try:
@@ -593,20 +638,37 @@ class PgvectorAdapter(Adapter):
                 raise self.map_error(exc, f"query {collection.name!r}") from exc
             raise
         await self._release(conn)
+        return self._matches(collection, rows, include_vectors)
+
+    def _matches(self, collection: CollectionSpec, rows: list[Any], include_vectors: bool) -> list[Match]:
         offset = _SCORE_OFFSET[collection.metric]
         return [
             Match(row[0], offset - row[4], row[1], row[2], vector_array(row[3]) if include_vectors else None)
             for row in rows
         ]
 
-    async def _exact(self, conn: psycopg.AsyncConnection[Any], statement: bytes, params: tuple[Any, ...]) -> list[Any]:
+    async def _exact_query(
+        self, collection: CollectionSpec, statement: bytes, params: tuple[Any, ...], include_vectors: bool
+    ) -> list[Match]:
+        """``SearchParams(exact=True)``: the statement planned without index scans."""
+        async with self._connection(f"query {collection.name!r}", transaction=False) as conn:
+            rows = await self._exact(conn, statement, params, fallback=False)
+        return self._matches(collection, rows, include_vectors)
+
+    async def _exact(
+        self, conn: psycopg.AsyncConnection[Any], statement: bytes, params: tuple[Any, ...], fallback: bool = True
+    ) -> list[Any]:
         """``statement`` without index scans: the ANN scan may stop short (hnsw.max_scan_tuples, IVF
-        probes); the exact plan does not. prepare=False: a plan cached before the switch would ignore it."""
+        probes); the exact plan does not. prepare=False: a plan cached before the switch would ignore it.
+        ``fallback``: counted as a rerun of a short answer (else as an exact query asked for)."""
         async with conn.transaction():
             await conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
             exact = await conn.execute(statement, params, binary=True, prepare=False)
             rows = await exact.fetchall()
-        self.stats.exact_fallbacks += 1
+        if fallback:
+            self.stats.exact_fallbacks += 1
+        else:
+            self.stats.exact_queries += 1
         return rows
 
     async def _search(

@@ -24,7 +24,7 @@ from psycopg.types.json import Json, Jsonb
 from vecbridge.errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError, InvalidRecordError
 from vecbridge.filters import FilterNode
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, native_id
-from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, Match, Metric, Page, Record
+from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, Match, Metric, Page, Record, SearchParams
 from vecbridge.validation import NAMESPACE_NAME
 from vecbridge_pgvector import presets
 from vecbridge_pgvector.catalog import INT_TYPES, Column, TableInfo, read_tables
@@ -407,11 +407,12 @@ class NativeTables:
         top_k: int,
         filter: SqlFilter | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
         """Exact top-k by the layout's metric: an HNSW or IVF scan with iterative scanning
         (``strict_order`` / ``relaxed_order``, as the adapter's session defaults set them), and an
         exact rerun when the index stops short; a metric without an index of its operator class
-        scans exactly."""
+        scans exactly. ``search`` as in the adapter's ``query`` (``exact``: no index scan)."""
         table = await self.table(collection)
         assert collection.layout is not None
         metric = collection.layout.require_metric(collection.name)
@@ -430,11 +431,14 @@ class NativeTables:
         arguments = (vector, *params)
         index = table.info.ann.get(table.vector.name)
         hnsw = index is not None and index.method == "hnsw"
-        settings = self.adapter._search_settings(collection, top_k) if index is not None else None
+        settings = self.adapter._search_settings(collection, top_k, search) if index is not None else None
         async with self.adapter._connection(f"query {collection.name!r}", transaction=False) as conn:
-            rows = await self.adapter._search(
-                conn, statement.as_bytes(conn), arguments, settings, True if hnsw else None
-            )
+            if search is not None and search.exact:
+                rows = await self.adapter._exact(conn, statement.as_bytes(conn), arguments, fallback=False)
+            else:
+                rows = await self.adapter._search(
+                    conn, statement.as_bytes(conn), arguments, settings, True if hnsw else None
+                )
             if len(rows) < top_k:
                 rows = max(rows, await self.adapter._exact(conn, statement.as_bytes(conn), arguments), key=len)
         offset = SCORE_OFFSET[metric]
