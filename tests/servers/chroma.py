@@ -40,12 +40,13 @@ def _chroma_executable() -> str:
     return found
 
 
-def start_chroma() -> tuple[subprocess.Popen[bytes], int, Path]:
-    """Start ``chroma run`` on a free port and a temporary directory; returns once it answers."""
-    data = Path(tempfile.mkdtemp(prefix="vb-chroma-"))
-    port = _free_port()
+def start_chroma(data: Path | None = None, port: int | None = None) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Start ``chroma run`` on a free port and a temporary directory (or the ones given, to restart a
+    server :func:`halt_chroma` stopped); returns once it answers."""
+    data = data if data is not None else Path(tempfile.mkdtemp(prefix="vb-chroma-"))
+    port = port if port is not None else _free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    log = open(data / "server.log", "wb")  # noqa: SIM115 (kept open for the server's lifetime)
+    log = open(data / "server.log", "ab")  # noqa: SIM115 (kept open for the server's lifetime)
     process = subprocess.Popen(
         [_chroma_executable(), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")],
         env=env,
@@ -66,7 +67,8 @@ def start_chroma() -> tuple[subprocess.Popen[bytes], int, Path]:
     raise RuntimeError(f"chroma run did not answer within {STARTUP_TIMEOUT:.0f} s")
 
 
-def stop_chroma(process: subprocess.Popen[bytes], data: Path) -> None:
+def halt_chroma(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server and keep its data (a restart: ``start_chroma(data, port)``)."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
@@ -74,6 +76,10 @@ def stop_chroma(process: subprocess.Popen[bytes], data: Path) -> None:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def stop_chroma(process: subprocess.Popen[bytes], data: Path) -> None:
+    halt_chroma(process)
     shutil.rmtree(data, ignore_errors=True)
 
 
