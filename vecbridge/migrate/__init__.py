@@ -43,9 +43,10 @@ from vecbridge.filters import Filter
 from vecbridge.layout import Drops
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.compare import Mismatch, compare_records, metadata_differences
-from vecbridge.migrate.copy import _copy, _Sample
+from vecbridge.migrate.copy import CopyEngine, _copy, _Sample
 from vecbridge.migrate.errors import MigrationFailedError, MigrationRefusedError
 from vecbridge.migrate.plan import MigrationPlan, PlanIssue, UnfitRecord, plan_migration
+from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import MigrationReport, ProgressCallback
 from vecbridge.migrate.verify import VERIFY_MODES, Verification, VerifyMode, verify
 from vecbridge.store import Collection
@@ -92,6 +93,8 @@ async def migrate(
     on_progress: ProgressCallback | None = None,
     on_plan: Callable[[MigrationPlan], None] | None = None,
     skip_unfit: bool = False,
+    re_embed: ReEmbedding | None = None,
+    engine: CopyEngine | None = None,
 ) -> MigrationReport:
     """Copy ``source`` into ``destination`` (another or the same backend) and verify the copy.
 
@@ -109,6 +112,10 @@ async def migrate(
 
     Records the destination cannot hold whole (its record limits) refuse the run; with ``skip_unfit``
     they are left out instead, listed in ``report.skipped``, and verified as known exclusions.
+
+    ``re_embed`` replaces every vector by its function's vector of the record's document (the
+    destination gets the function's dimension and model; records without a document are unfit).
+    ``engine`` copies instead of the single-process pipeline (``distributed.RayCopy``: Ray tasks).
     """
     if verify_mode not in VERIFY_MODES:
         raise InvalidArgumentError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify_mode!r}")
@@ -130,6 +137,7 @@ async def migrate(
         metric=metric,
         checkpoint_dir=checkpoint_dir,
         skip_unfit=skip_unfit,
+        re_embed=re_embed,
     )
     if on_plan is not None:
         on_plan(plan)
@@ -184,7 +192,7 @@ async def migrate(
             # index builds deferred to the end where the destination supports it (pgvector: ~400x faster
             # loading); a killed run leaves the indexes dropped and the resumed run builds them at its end
             async with destination.bulk_load():
-                report.copied = await _copy(
+                report.copied = await (engine or _copy)(
                     plan,
                     source,
                     destination,
@@ -197,6 +205,7 @@ async def migrate(
                     retry_delay=retry_delay,
                     sample=sample,
                     on_progress=on_progress,
+                    re_embed=re_embed,
                 )
         except BaseExceptionGroup as group:
             first = _first_error(group)
@@ -228,6 +237,7 @@ async def migrate(
         top_k=top_k,
         page_size=page_size,
         on_progress=on_progress,
+        re_embed=re_embed,
     )
     if report.verification.ok:
         report.status = "succeeded"
@@ -247,6 +257,7 @@ __all__ = [
     "Mismatch",
     "PageTracker",
     "PlanIssue",
+    "ReEmbedding",
     "ProgressCallback",
     "UnfitRecord",
     "VERIFY_MODES",

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vecbridge.filters import Filter
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.plan import MigrationPlan
+from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.migrate.retry import RetryPolicy
 from vecbridge.store import Collection
@@ -40,6 +42,29 @@ class _Sample:
                 self.items[slot] = (namespace, record_id)
 
 
+class CopyEngine(Protocol):
+    """What copies the planned records (``_copy`` here, or ``migrate.distributed.RayCopy``): it writes
+    every selected record, advances ``checkpoint`` as pages are written, and returns the records written."""
+
+    async def __call__(
+        self,
+        plan: MigrationPlan,
+        source: Collection,
+        destination: Collection,
+        checkpoint: Checkpoint,
+        *,
+        filter: Filter | None,
+        page_size: int,
+        writers: int,
+        queue_size: int,
+        retries: int,
+        retry_delay: float,
+        sample: _Sample,
+        on_progress: ProgressCallback | None,
+        re_embed: ReEmbedding | None = None,
+    ) -> int: ...
+
+
 async def _copy(
     plan: MigrationPlan,
     source: Collection,
@@ -54,8 +79,10 @@ async def _copy(
     retry_delay: float,
     sample: _Sample,
     on_progress: ProgressCallback | None,
+    re_embed: ReEmbedding | None = None,
 ) -> int:
-    """Run reader and writers until every selected namespace is done; returns records written."""
+    """Run reader and writers until every selected namespace is done; returns records written.
+    With ``re_embed`` each page's vectors are replaced by the function's before it is written."""
     queue: asyncio.Queue[tuple[int, str, list[Record]] | None] = asyncio.Queue(maxsize=queue_size)
     copied = 0
     total = plan.to_copy
@@ -96,6 +123,8 @@ async def _copy(
             if item is None:
                 return
             sequence, namespace, records = item
+            if re_embed is not None:
+                records = re_embed.records(records)
             await _write_page(destination.with_namespace(namespace), records, policy)
             tracker.acknowledge(sequence)
 

@@ -17,6 +17,7 @@ from vecbridge.filters import Filter, format_filter, parse_filter
 from vecbridge.layout import FieldRole, Layout, NativeField
 from vecbridge.migrate.checkpoint import Checkpoint, checkpoint_key, default_checkpoint_dir
 from vecbridge.migrate.compare import _type_tag
+from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.store import Collection
 from vecbridge.types import DEFAULT_NAMESPACE, HNSW, CollectionSpec, Metric
 from vecbridge.validation import check_collection_name
@@ -238,11 +239,14 @@ async def plan_migration(
     metric: str | Metric | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     skip_unfit: bool = False,
+    re_embed: ReEmbedding | None = None,
 ) -> MigrationPlan:
     """Everything :func:`migrate` checks before its first write; reads the source and destination only.
 
     When the destination declares record limits, every selected source record (matching ``filter``) is
-    read once without its vector and checked with the destination's ``check_storable``.
+    read once without its vector and checked with the destination's ``check_storable``. With
+    ``re_embed`` the destination gets its model and dimension, and records without a document are
+    unfit (nothing to re-embed).
     """
     source_store, destination_store = source.store, destination.store
     canonical = _canonical_filter(filter)
@@ -296,6 +300,17 @@ async def plan_migration(
             )
         )
     wanted_metric = Metric.parse(metric) if metric is not None else source_spec.metric
+    wanted_dimension = source_spec.dimension if re_embed is None else re_embed.dimension
+    wanted_model = source_spec.embedding_model if re_embed is None else re_embed.model
+    if re_embed is not None:
+        issues.append(
+            PlanIssue(
+                "warning",
+                "re_embedding",
+                f"vectors are replaced by {re_embed.reference} of each document ({re_embed.model}, "
+                f"{re_embed.dimension}-d); verification compares the destination with the function's vectors",
+            )
+        )
     existing = await _spec_if_exists(destination)
     destination_exists = existing is not None
     destination_count = 0
@@ -304,24 +319,23 @@ async def plan_migration(
         destination_spec = existing
         destination_count = (await destination_store.describe_collection(destination.name, layout=declared)).count
         issues.extend(_native_destination_issues(destination.name, existing))
-        if destination_spec.dimension != source_spec.dimension:
+        if destination_spec.dimension != wanted_dimension:
             issues.append(
                 PlanIssue(
                     "error",
                     "dimension",
-                    f"destination dimension {destination_spec.dimension} differs from the source's "
-                    f"{source_spec.dimension}",
+                    f"destination dimension {destination_spec.dimension} differs from the copy's {wanted_dimension}",
                 )
             )
         # a native destination records no embedding model: nothing to compare it with
         native_without_model = destination_spec.layout is not None and destination_spec.embedding_model is None
-        if destination_spec.embedding_model != source_spec.embedding_model and not native_without_model:
+        if destination_spec.embedding_model != wanted_model and not native_without_model:
             issues.append(
                 PlanIssue(
                     "error",
                     "embedding_model",
-                    f"destination holds vectors of {destination_spec.embedding_model!r}, the source of "
-                    f"{source_spec.embedding_model!r}",
+                    f"destination holds vectors of {destination_spec.embedding_model!r}, the copy writes vectors of "
+                    f"{wanted_model!r}",
                 )
             )
         if metric is not None and destination_spec.metric != wanted_metric:
@@ -350,10 +364,10 @@ async def plan_migration(
             issues.extend(_portable_name_issues(destination.name))
         destination_spec = CollectionSpec(
             name=destination.name,
-            dimension=source_spec.dimension,
+            dimension=wanted_dimension,
             metric=wanted_metric if shape is None or shape.metric is None else shape.metric,
             index=source_spec.index,
-            embedding_model=source_spec.embedding_model,
+            embedding_model=wanted_model,
             layout=shape,
         )
     issues.extend(_namespace_issues(destination.name, destination_spec, destination_exists, counts))
@@ -384,11 +398,13 @@ async def plan_migration(
         issues.append(PlanIssue("warning", "not_persistent", "the destination does not persist data"))
 
     unfit: list[UnfitRecord] = []
-    fit_checked = destination_store.adapter.has_record_limits() and not any(
+    fit_checked = (destination_store.adapter.has_record_limits() or re_embed is not None) and not any(
         issue.code == "unsupported_filter" for issue in issues
     )
     if fit_checked:
-        unfit = await _unfit_records(source, destination_store.adapter, destination_spec, selected, counts, filter)
+        unfit = await _unfit_records(
+            source, destination_store.adapter, destination_spec, selected, counts, filter, re_embed is not None
+        )
         issues.extend(_unfit_issues(unfit, skip_unfit))
 
     resume_from = None
@@ -433,14 +449,19 @@ async def _unfit_records(
     namespaces: Sequence[str],
     counts: dict[str, int],
     filter: Filter | None,
+    need_documents: bool = False,
 ) -> list[UnfitRecord]:
-    """The selected source records ``adapter`` cannot hold whole, read without vectors."""
+    """The selected source records ``adapter`` cannot hold whole (or, re-embedding, without a
+    document), read without vectors."""
     found: list[UnfitRecord] = []
     for namespace in namespaces:
         if not counts.get(namespace):
             continue
         async for page in source.with_namespace(namespace).scan(FIT_SCAN_PAGE, filter=filter, include_vector=False):
             for record in page.records:
+                if need_documents and record.document is None:
+                    found.append(UnfitRecord(namespace, record.id, "document", "no document to re-embed"))
+                    continue
                 try:
                     adapter.check_storable(spec, record)
                 except InvalidRecordError as exc:

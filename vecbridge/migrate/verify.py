@@ -16,6 +16,7 @@ from vecbridge.errors import InvalidArgumentError
 from vecbridge.filters import Filter
 from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records
 from vecbridge.migrate.plan import MigrationPlan
+from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.store import Collection
 from vecbridge.types import Metric, Record
@@ -89,8 +90,15 @@ async def _verify_counts(
 
 
 async def _compare_batch(
-    records: list[Record], namespace: str, destination: Collection, normalize: bool, result: Verification
+    records: list[Record],
+    namespace: str,
+    destination: Collection,
+    normalize: bool,
+    result: Verification,
+    re_embed: ReEmbedding | None = None,
 ) -> None:
+    if re_embed is not None:  # the destination holds the function's vectors of the source's documents
+        records = re_embed.records(records)
     found = {r.id: r for r in await destination.with_namespace(namespace).get([r.id for r in records])}
     for record in records:
         result.records_checked += 1
@@ -188,9 +196,13 @@ async def verify(
     top_k: int = 10,
     page_size: int = 1000,
     on_progress: ProgressCallback | None = None,
+    re_embed: ReEmbedding | None = None,
 ) -> Verification:
     """Compare destination with source: ``count`` (per namespace), ``sample`` (counts + sampled records
-    + sample queries) or ``full`` (every record both ways: missing, extra and duplicate ids too)."""
+    + sample queries) or ``full`` (every record both ways: missing, extra and duplicate ids too).
+
+    After a re-embedding copy (``re_embed``) records are compared with the function's vectors of the
+    source's documents, and no sample queries run (source and destination vectors live in different spaces)."""
     if mode not in VERIFY_MODES:
         raise InvalidArgumentError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {mode!r}")
     result = Verification(mode=str(mode))
@@ -222,7 +234,7 @@ async def verify(
         for namespace, ids in by_namespace.items():
             for start in range(0, len(ids), page_size):
                 records = await source.with_namespace(namespace).get(ids[start : start + page_size])
-                await _compare_batch(records, namespace, destination, normalize, result)
+                await _compare_batch(records, namespace, destination, normalize, result, re_embed)
                 queries.extend((namespace, r) for r in records[: max(0, sample_queries - len(queries))])
                 done += len(records)
                 if on_progress is not None:
@@ -235,7 +247,7 @@ async def verify(
             async for page in source.with_namespace(namespace).scan(page_size, filter=filter):
                 kept = [r for r in page.records if r.id not in skip] if skip else page.records
                 source_ids.update(r.id for r in kept)
-                await _compare_batch(kept, namespace, destination, normalize, result)
+                await _compare_batch(kept, namespace, destination, normalize, result, re_embed)
                 for record in kept:
                     if len(queries) < sample_queries:
                         queries.append((namespace, record))
@@ -256,7 +268,7 @@ async def verify(
                     elif record.id not in source_ids:
                         result.mismatches.append(Mismatch("extra", namespace, record.id, "not in the source"))
                     seen.add(record.id)
-    if mode in ("sample", "full") and sample_queries > 0:
+    if mode in ("sample", "full") and sample_queries > 0 and re_embed is None:
         await _verify_queries(
             queries[:sample_queries],
             source,
