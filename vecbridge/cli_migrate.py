@@ -28,6 +28,7 @@ from rich.progress import (
 )
 
 import vecbridge as vb
+from vecbridge.cli_engine import check_engine_options, engine_session, load_re_embedding, ray_engine
 from vecbridge.migrate import (
     VERIFY_MODES,
     MigrationFailedError,
@@ -278,6 +279,25 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
 @click.option("--writers", default=4, show_default=True, help="Concurrent destination writers.")
 @click.option("--retries", default=5, show_default=True, help="Retries of a failed page before the run fails.")
 @click.option("--sample-size", default=1000, show_default=True, help="Records compared by --verify sample.")
+@click.option(
+    "--engine",
+    type=click.Choice(["process", "ray"]),
+    default="process",
+    show_default=True,
+    help="Copy in this process, or in Ray tasks, one per partition of each namespace (pip install 'vecbridge[ray]').",
+)
+@click.option(
+    "--ray-address",
+    help="The Ray cluster to run on (--engine ray; default: a local Ray on 127.0.0.1 with this machine's cores).",
+)
+@click.option("--partitions", type=int, help="Partitions per namespace (--engine ray; default: the cluster's CPUs).")
+@click.option(
+    "--re-embed",
+    "re_embed_ref",
+    help="Replace every vector by module:function of its document (a list of documents -> a 2-d array); "
+    "records without a document are refused by the plan. Needs --embedding-model.",
+)
+@click.option("--embedding-model", help="The model --re-embed stands for, recorded in the destination's facts.")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar (default: on a TTY).")
 def migrate_command(
     src_url: str,
@@ -303,6 +323,11 @@ def migrate_command(
     writers: int,
     retries: int,
     sample_size: int,
+    engine: str,
+    ray_address: str | None,
+    partitions: int | None,
+    re_embed_ref: str | None,
+    embedding_model: str | None,
     show_progress: bool | None,
 ) -> None:
     """Copy collections from SRC_URL to DST_URL, resumably, then verify each copy.
@@ -317,6 +342,8 @@ def migrate_command(
     if resume and restart:
         raise click.BadParameter("--resume and --restart exclude each other")
     check_selection(collections, all_collections, to_collection)
+    re_embed = load_re_embedding(re_embed_ref, embedding_model)
+    check_engine_options(engine, ray_address, partitions)
     display = ProgressDisplay(show_progress)
 
     async def run() -> int:
@@ -349,6 +376,8 @@ def migrate_command(
                             sample_size=sample_size,
                             on_progress=display,
                             on_plan=_print_plan,
+                            re_embed=re_embed,
+                            engine=copy_engine,
                         )
                 except MigrationRefusedError as exc:
                     err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
@@ -364,6 +393,7 @@ def migrate_command(
                     name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error
                 )
 
+            copy_engine = ray_engine(source, destination, partitions) if engine == "ray" else None
             names = await selected_collections(source, collections, all_collections)
             if len(names) == 1 and not all_collections:
                 single = await one(names[0])
@@ -375,7 +405,9 @@ def migrate_command(
             print_store_report(everything, "migration")
             return exit_code(everything.runs)
 
-    raise SystemExit(_run(run()))
+    with engine_session(engine, ray_address):
+        code = _run(run())
+    raise SystemExit(code)
 
 
 @click.command("export")
