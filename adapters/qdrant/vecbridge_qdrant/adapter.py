@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,11 +48,12 @@ from vecbridge.errors import (
     InvalidArgumentError,
     InvalidURLError,
     TransientBackendError,
+    UnsupportedFeatureError,
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode
 from vecbridge.layout import Layout as NativeLayout
-from vecbridge.types import HNSW, CollectionSpec, Flat, FloatArray, Match, Metric, Page, Record
+from vecbridge.types import HNSW, CollectionSpec, Flat, FloatArray, Match, Metric, Page, Record, SearchParams
 from vecbridge.url import URL
 from vecbridge_qdrant.filters import QdrantFilterCompiler, with_namespace
 from vecbridge_qdrant.native import NativeCollections
@@ -222,12 +224,28 @@ class QdrantAdapter(Adapter):
             hnsw_m=index.m if isinstance(index, HNSW) else None,
             hnsw_ef_construct=index.ef_construction if isinstance(index, HNSW) else None,
         )
+        with self.errors("create collection"):
+            await self.transport.create(spec.name, layout, NAMESPACE_KEY)
+            await self._write_facts(spec)
+
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """The default is part of the facts point's payload, rewritten whole."""
+        if collection.layout is not None:
+            raise UnsupportedFeatureError(
+                f"{self.name}: collection {collection.name!r} is not vecbridge's: it has no facts point to keep "
+                "a default search setting in (pass search= per query)"
+            )
+        with self.errors("set search defaults"):
+            spec = await self._facts(collection.name)
+            if spec is None:
+                raise CollectionNotFoundError(f"{collection.name!r} is not a vecbridge collection")
+            await self._write_facts(replace(spec, search=search))
+
+    async def _write_facts(self, spec: CollectionSpec) -> None:
         # a unit vector: the facts point must be a valid vector for every metric (cosine included)
         anchor = np.zeros((1, spec.dimension), dtype=np.float32)
         anchor[0, 0] = 1.0
-        with self.errors("create collection"):
-            await self.transport.create(spec.name, layout, NAMESPACE_KEY)
-            await self.transport.upsert(spec.name, [FACTS_POINT], anchor, [{FACTS_KEY: spec.to_dict()}])
+        await self.transport.upsert(spec.name, [FACTS_POINT], anchor, [{FACTS_KEY: spec.to_dict()}])
 
     async def drop_collection(self, name: str) -> None:
         with self.errors("drop collection"):
@@ -305,13 +323,22 @@ class QdrantAdapter(Adapter):
         top_k: int,
         filter: Any | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
+        """``search``: ``ef`` is Qdrant's ``hnsw_ef``, ``exact`` its ``exact`` (declared per variant:
+        local mode searches exactly whatever it is asked, so it takes only ``exact``)."""
         if collection.layout is not None:
-            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
-        exact = isinstance(collection.index, Flat)
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors, search)
+        exact = isinstance(collection.index, Flat) or (search is not None and search.exact)
         with self.errors("query"):
             hits = await self.transport.search(
-                collection.name, vector, top_k, with_namespace(namespace, filter), include_vectors, exact
+                collection.name,
+                vector,
+                top_k,
+                with_namespace(namespace, filter),
+                include_vectors,
+                exact,
+                hnsw_ef=None if search is None else search.ef,
             )
         sign = -1.0 if collection.metric is Metric.EUCLIDEAN else 1.0
         matches = []
@@ -391,6 +418,9 @@ class QdrantServerAdapter(QdrantAdapter):
             Capability.PERSISTENT,
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.NATIVE_LAYOUTS,
+            Capability.SEARCH_EF,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
         }
     )
 
@@ -420,7 +450,10 @@ class QdrantServerAdapter(QdrantAdapter):
 
 
 class QdrantMemoryAdapter(QdrantAdapter):
-    """``qdrant+memory://``: the client's local mode in memory (a Python imitation of the server)."""
+    """``qdrant+memory://``: the client's local mode in memory (a Python imitation of the server).
+
+    Local mode searches exactly whatever it is asked (it warns about any search parameters): it
+    declares ``SEARCH_EXACT``, which it always is, and no ``SEARCH_EF``, which it would ignore."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -428,6 +461,8 @@ class QdrantMemoryAdapter(QdrantAdapter):
             Capability.EXACT_SEARCH,
             Capability.EXACT_FLOATS,
             Capability.NATIVE_LAYOUTS,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
         }
     )
     max_batch: ClassVar[int] = 4096
@@ -473,7 +508,9 @@ class QdrantEdgeAdapter(QdrantAdapter):
     """``qdrant+edge:///dir``: the real Qdrant segment engine (``qdrant-edge-py``), one shard per collection.
 
     The edge library is synchronous: every call runs in a worker thread, off the event loop.
-    Connections in one process share the open shards; searches are exact (see ``EdgeTransport``).
+    Connections in one process share the open shards; searches are exact (see ``EdgeTransport``)
+    unless they set ``SearchParams(ef=...)``: then the engine searches the HNSW graph of every
+    segment ``optimize()`` has built one for, with that ``hnsw_ef``.
     """
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -483,6 +520,9 @@ class QdrantEdgeAdapter(QdrantAdapter):
             Capability.PERSISTENT,
             Capability.NATIVE_LAYOUTS,
             Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.SEARCH_EF,
+            Capability.SEARCH_EXACT,
+            Capability.SEARCH_DEFAULTS,
         }
     )
     max_batch: ClassVar[int] = 2048

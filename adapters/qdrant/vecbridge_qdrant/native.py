@@ -64,7 +64,18 @@ from vecbridge.errors import (
 )
 from vecbridge.filters import MAX_SAFE_INT, FilterNode
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, NotConvertibleError, key_problem, native_id
-from vecbridge.types import DEFAULT_NAMESPACE, HNSW, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
+from vecbridge.types import (
+    DEFAULT_NAMESPACE,
+    HNSW,
+    CollectionSpec,
+    FloatArray,
+    Match,
+    Metadata,
+    Metric,
+    Page,
+    Record,
+    SearchParams,
+)
 from vecbridge_qdrant import presets
 from vecbridge_qdrant.filters import QdrantFilterCompiler
 from vecbridge_qdrant.transport import CollectionConfig, Hit, PointId
@@ -345,13 +356,22 @@ class NativeCollections:
         top_k: int,
         filter: models.Filter | None,
         include_vectors: bool,
+        search: SearchParams | None = None,
     ) -> list[Match]:
         scoped = self._scoped(spec, namespace, filter)
         if scoped is None:
             return []
+        exact = search is not None and search.exact
         with self.adapter.errors(f"query {spec.name!r}"):
             hits = await self.transport.search(
-                spec.name, vector, top_k, scoped, include_vectors, False, str(_layout(spec).vector)
+                spec.name,
+                vector,
+                top_k,
+                scoped,
+                include_vectors,
+                exact,
+                str(_layout(spec).vector),
+                hnsw_ef=None if search is None else search.ef,
             )
         sign = -1.0 if spec.metric is Metric.EUCLIDEAN else 1.0
         matches = []

@@ -119,7 +119,10 @@ class Transport(Protocol):
         with_vectors: bool,
         exact: bool,
         using: str = "",
-    ) -> list[Hit]: ...
+        hnsw_ef: int | None = None,
+    ) -> list[Hit]:
+        """``exact``: a full scan; ``hnsw_ef``: the HNSW candidate list (``None``: the engine's)."""
+        ...
 
     async def retrieve(self, name: str, ids: Sequence[PointId], with_vectors: bool, using: str = "") -> list[Hit]: ...
 
@@ -236,6 +239,7 @@ class ClientTransport:
         with_vectors: bool,
         exact: bool,
         using: str = "",
+        hnsw_ef: int | None = None,
     ) -> list[Hit]:
         response = await self.client.query_points(
             name,
@@ -246,7 +250,7 @@ class ClientTransport:
             with_payload=True,
             with_vectors=with_vectors,
             # local mode always searches exactly (and warns about any search_params)
-            search_params=None if self.local else models.SearchParams(exact=exact),
+            search_params=None if self.local else models.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
         )
         return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector, using)) for p in response.points]
 
@@ -406,8 +410,10 @@ class EdgeTransport:
 
     The library is synchronous; each call runs in a worker thread. Every edge update is applied
     before ``update`` returns (there is no asynchronous ``wait=false`` mode to opt out of).
-    Searches run with ``exact=True``: the shard never builds an HNSW graph on its own (that needs an
-    explicit ``optimize()``), and an exact plan keeps results identical to the reference engine.
+    Searches run with ``exact=True`` unless they name an ``hnsw_ef``: the shard never builds an HNSW
+    graph on its own (that needs an explicit ``optimize()``), and an exact plan keeps results
+    identical to the reference engine. With ``hnsw_ef`` the engine plans the search itself: the
+    graph of every segment that has one (built by ``optimize()``), a full scan of the others.
     """
 
     def __init__(self, root: EdgeRoot) -> None:
@@ -467,6 +473,7 @@ class EdgeTransport:
         with_vectors: bool,
         exact: bool,
         using: str = "",
+        hnsw_ef: int | None = None,
     ) -> list[Hit]:
         import qdrant_edge as edge
 
@@ -476,7 +483,7 @@ class EdgeTransport:
             filter=to_edge(filter),
             with_payload=True,
             with_vector=with_vectors,
-            params=edge.SearchParams(exact=True),
+            params=edge.SearchParams(hnsw_ef=hnsw_ef, exact=exact or hnsw_ef is None),
         )
         points = await self._run(lambda: self.root.shard(name).query(request))
         return [Hit(str(p.id), p.payload or {}, p.score, _vector(p.vector, using)) for p in points]
