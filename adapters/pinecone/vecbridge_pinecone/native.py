@@ -263,7 +263,7 @@ class NativeIndexes:
             fields.append(NativeField(SPARSE_FIELD, "sparse", FieldRole.UNFIT, "sparse values are not read"))
         for key in sorted(types):
             kind = "|".join(sorted(types[key]))
-            fields.append(NativeField(key, kind, *self._key_role(layout, found, key)))
+            fields.append(NativeField(key, kind, *self._key_role(layout, found, key, types[key])))
         return tuple(fields)
 
     @staticmethod
@@ -280,7 +280,7 @@ class NativeIndexes:
         return "; ".join(notes)
 
     @staticmethod
-    def _key_role(layout: Layout, found: Preset, key: str) -> tuple[FieldRole, str]:
+    def _key_role(layout: Layout, found: Preset, key: str, types: set[str]) -> tuple[FieldRole, str]:
         if key == layout.document:
             if found.name == LLAMAINDEX and key == NODE_CONTENT:
                 return FieldRole.DOCUMENT, "the node's text; kept as metadata with its text emptied"
@@ -292,7 +292,8 @@ class NativeIndexes:
             return FieldRole.IGNORED, "not among the layout's metadata keys"
         if layout.integers and key in layout.integers:
             return FieldRole.METADATA, "an integer key: a float that is an exact integer reads back as an int"
-        return FieldRole.METADATA, key_note(found.name, key) or "numbers read back as floats"
+        numbers = "float" in types or "int" in types
+        return FieldRole.METADATA, key_note(found.name, key) or ("numbers read back as floats" if numbers else "")
 
     # --- namespaces --------------------------------------------------------------------------------
 
