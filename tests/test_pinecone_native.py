@@ -25,17 +25,20 @@ import contextlib
 import json
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import pytest_asyncio
+from click.testing import CliRunner
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pinecone import AsyncPinecone, ServerlessSpec
 from vecbridge_conformance.base import expected_ids, reference_scores, unique_name
 
 import vecbridge as vb
+from vecbridge.cli import main
 from vecbridge.layout import FieldRole
 
 API_KEY = "vecbridge-local"
@@ -468,3 +471,75 @@ async def test_an_unknown_preset_is_refused_naming_the_known_ones(
     written = await _plain(sdk, names)
     with pytest.raises(vb.LayoutError, match="native, langchain, llamaindex, haystack"):
         await store.collection(written.name, layout="llama").count()
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_cli_lists_a_native_index_and_migrates_it_out_and_back_in_its_own_shape(
+    pinecone_fake_url: str, port: int, tmp_path: Path
+) -> None:
+    source, copy = unique_name("vbn").replace("_", "-"), unique_name("vbn").replace("_", "-")
+
+    async def setup() -> dict[str, dict[str, Any]]:
+        async with AsyncPinecone(api_key=API_KEY, host=f"http://127.0.0.1:{port}") as sdk:
+            written = await Written(sdk, source).create()
+            values = _vectors(4, 12)
+            # langchain-pinecone add_texts with id_prefix="kb", and one text in another namespace
+            await written.write("", [(f"kb#{i}", values[i], {"text": f"text {i}", "page": i}) for i in range(3)])
+            await written.write("tenant-a", [("t1", values[3], {"text": "tenant text", "tags": ["x"]})])
+            return {
+                ns: await written.raw(ns, ids) for ns, ids in (("", ["kb#0", "kb#1", "kb#2"]), ("tenant-a", ["t1"]))
+            }
+
+    async def raw_copy() -> dict[str, dict[str, Any]]:
+        async with AsyncPinecone(api_key=API_KEY, host=f"http://127.0.0.1:{port}") as sdk:
+            written = Written(sdk, copy)
+            return {
+                ns: await written.raw(ns, ids) for ns, ids in (("", ["kb#0", "kb#1", "kb#2"]), ("tenant-a", ["t1"]))
+            }
+
+    async def drop() -> None:
+        async with AsyncPinecone(api_key=API_KEY, host=f"http://127.0.0.1:{port}") as sdk:
+            for name in (source, copy):
+                with contextlib.suppress(Exception):
+                    await sdk.delete_index(name, timeout=-1)
+
+    before = asyncio.run(setup())
+    try:
+        entry = {e["name"]: e for e in json.loads(_cli("info", pinecone_fake_url, "--json"))["collections"]}[source]
+        assert (entry["native"], entry["preset"], entry["dimension"], entry["metric"], entry["records"]) == (
+            True,
+            "langchain",
+            DIMENSION,
+            "cosine",
+            4,
+        )
+        assert entry["namespaces"] == ["default", "tenant-a"]
+        local = f"local://{tmp_path / 'copy'}"
+        common = ["--verify", "full", "--checkpoint-dir", str(tmp_path), "--no-progress"]
+        out = _cli("migrate", pinecone_fake_url, local, "--collection", source, "--to-collection", "kb_docs", *common)
+        assert "records 4/4 match" in out
+        layout = '{"preset": "langchain", "namespace": ""}'
+        back = _cli(
+            "migrate",
+            local,
+            pinecone_fake_url,
+            "--collection",
+            "kb_docs",
+            "--to-collection",
+            copy,
+            "--to-layout",
+            layout,
+            *common,
+        )
+        assert "records 4/4 match" in back
+        assert asyncio.run(raw_copy()) == before  # LangChain's records, as LangChain wrote them
+    finally:
+        asyncio.run(drop())
