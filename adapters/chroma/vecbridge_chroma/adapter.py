@@ -56,6 +56,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
@@ -68,11 +69,12 @@ from vecbridge.errors import (
     CollectionNotFoundError,
     InvalidURLError,
     TransientBackendError,
+    UnsupportedFeatureError,
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode
 from vecbridge.layout import Layout
-from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, FloatArray, Match, Metadata, Page, Record
+from vecbridge.types import DEFAULT_NAMESPACE, CollectionSpec, FloatArray, Match, Metadata, Page, Record, SearchParams
 from vecbridge.url import URL
 from vecbridge_chroma.filters import (
     EVERYTHING,
@@ -176,6 +178,8 @@ class ChromaAdapter(Adapter):
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.NATIVE_LAYOUTS,
             Capability.PARTITIONED_SCAN,
+            Capability.SEARCH_DEFAULTS,
+            Capability.SEARCH_EF_DEFAULT,
         }
     )
     #: Measured on chromadb 1.5.9, server and embedded alike: about 20% of ``i / 7`` (i <= 10,000) and
@@ -278,7 +282,39 @@ class ChromaAdapter(Adapter):
             hnsw.update(max_neighbors=m, ef_construction=ef, ef_search=max(128, ef))
         elif spec.index.kind == "flat":  # Chroma has no flat index: a wide HNSW search is exact in practice
             hnsw.update(max_neighbors=32, ef_construction=400, ef_search=1000)
+        if spec.search is not None and spec.search.ef is not None:
+            hnsw["ef_search"] = spec.search.ef
         return {"hnsw": hnsw}
+
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """Chroma's ``ef_search`` is a setting of a Chroma collection, not of a query: no query can
+        set it (no ``SEARCH_EF``), and changing it for one query would be a write every other reader
+        of the collection sees meanwhile. As a default it is what it is in Chroma
+        (``SEARCH_EF_DEFAULT``): the ``ef_search`` of the Chroma collection of every namespace
+        (and of namespaces created later), and a key of the stored facts. ``None`` restores
+        vecbridge's own choice (see :meth:`_configuration`). Refused on a collection vecbridge did
+        not create: its settings belong to its application."""
+        if collection.layout is not None:
+            raise UnsupportedFeatureError(
+                f"{self.name}: collection {collection.name!r} is not vecbridge's: its ef_search belongs to "
+                "its application (vecbridge changes no setting of it)"
+            )
+        self._forget(collection.name)
+        main = await self._main(collection.name)
+        spec = replace(CollectionSpec.from_dict(json.loads(main.metadata[SPEC_KEY])), search=search)
+        ef_search = self._configuration(spec)["hnsw"].get("ef_search")
+        targets = [main] + [
+            chroma
+            for chroma in await self._all_chroma()
+            if chroma.name.startswith(f"{collection.name}.")
+            and (chroma.metadata or {}).get(PARENT_KEY) == collection.name
+        ]
+        with self.errors(f"set search defaults of {collection.name!r}"):
+            if ef_search is not None:
+                for chroma in targets:
+                    await self._call(chroma.modify, configuration={"hnsw": {"ef_search": ef_search}})
+            await self._call(main.modify, metadata={**main.metadata, SPEC_KEY: json.dumps(spec.to_dict())})
+        self._forget(collection.name)
 
     async def _get_chroma(self, name: str) -> Any | None:
         """The Chroma collection ``name``, or ``None`` when it does not exist."""
