@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.indexing import InMemoryRecordManager, aindex, index
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from langchain_vecbridge import VecbridgeVectorStore
 
@@ -209,6 +210,37 @@ def test_delete_by_filter_and_documents_keep_their_ids(
     remaining = vector_store.get_by_ids([str(document.id) for document in documents])
     assert [document.id for document in remaining] == [d.id for d in documents if d.metadata["category"] != "billing"]
     assert remaining[0] == next(d for d in documents if d.metadata["category"] != "billing")
+
+
+async def test_langchains_indexing_api_adds_updates_and_cleans_up(engine: tuple[vb.SyncStore, str]) -> None:
+    store, collection = engine
+    embeddings, documents = _corpus(size=6)
+    for document in documents:
+        document.metadata["source"] = f"file-{document.id}"
+        document.id = None
+    vector_store = VecbridgeVectorStore(
+        embeddings, store=store, collection_name=f"{collection}_idx", namespace=_fresh_namespace()
+    )
+    manager = InMemoryRecordManager(namespace="vecbridge-test")
+    manager.create_schema()
+    try:
+        first = index(
+            documents,
+            manager,
+            vector_store,
+            cleanup="incremental",
+            source_id_key="source",
+            batch_size=4,
+            key_encoder="sha256",
+        )
+        assert (first["num_added"], first["num_deleted"]) == (6, 0)
+        again = await aindex(
+            documents[:5], manager, vector_store, cleanup="full", source_id_key="source", key_encoder="sha256"
+        )
+        assert (again["num_added"], again["num_skipped"], again["num_deleted"]) == (0, 5, 1)
+        assert store.collection(f"{collection}_idx", vector_store.collection.namespace).count() == 5
+    finally:
+        store.drop_collection(f"{collection}_idx", missing_ok=True)
 
 
 async def test_sync_methods_work_inside_a_running_event_loop(engine: tuple[vb.SyncStore, str]) -> None:

@@ -372,6 +372,7 @@ class Collection:
         metric: str | Metric = Metric.COSINE,
         dimension: int | None = None,
         embedding_model: str | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """``upsert``, creating the collection first when it does not exist (the framework stores'
         "created on first write"), with ``dimension`` (default: the first record's) and ``metric``.
@@ -395,7 +396,7 @@ class Collection:
                 self.name, facts.dimension, facts.metric, embedding_model=embedding_model, exist_ok=True
             )
             records = items
-        return await self.upsert(records)
+        return await self.upsert(records, batch_size=batch_size)
 
     async def _upsert_atomic(self, items: Sequence[object], spec: CollectionSpec, size: int) -> int:
         """One ``upsert_atomic`` call; each window of ``size`` items is validated (and checked against

@@ -271,11 +271,14 @@ class SyncCollection:
         metric: str | Metric = Metric.COSINE,
         dimension: int | None = None,
         embedding_model: str | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """``Collection.upsert_creating``: creates the collection on the first write, blocking."""
         items = list(records)
         return self.store.run(
-            self.collection.upsert_creating(items, metric=metric, dimension=dimension, embedding_model=embedding_model)
+            self.collection.upsert_creating(
+                items, metric=metric, dimension=dimension, embedding_model=embedding_model, batch_size=batch_size
+            )
         )
 
     def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None, all: bool = False) -> None:

@@ -103,17 +103,19 @@ class VecbridgeVectorStore(VectorStore):
         metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Embed and upsert ``texts``; an id given (or a document's id) replaces that record whole,
-        a missing id gets a new uuid4. Returns the ids in order."""
+        a missing id gets a new uuid4. ``batch_size`` caps the records per write request (LangChain's
+        indexing API passes it). Returns the ids in order."""
         _refuse_unknown(kwargs, "add_texts")
         items = list(texts)
         chosen = _ids_for(items, ids)
         if not items:
             return []
         vectors = self.embedding.embed_documents(items)
-        return self._run(self._upsert(chosen, items, vectors, _metadatas_for(items, metadatas)))
+        return self._run(self._upsert(chosen, items, vectors, _metadatas_for(items, metadatas), batch_size))
 
     async def aadd_texts(
         self,
@@ -121,6 +123,7 @@ class VecbridgeVectorStore(VectorStore):
         metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> list[str]:
         _refuse_unknown(kwargs, "aadd_texts")
@@ -129,16 +132,23 @@ class VecbridgeVectorStore(VectorStore):
         if not items:
             return []
         vectors = await self.embedding.aembed_documents(items)
-        return await self._arun(self._upsert(chosen, items, vectors, _metadatas_for(items, metadatas)))
+        return await self._arun(self._upsert(chosen, items, vectors, _metadatas_for(items, metadatas), batch_size))
 
     async def _upsert(
-        self, ids: list[str], texts: list[str], vectors: list[list[float]], metadatas: list[dict[str, Any]]
+        self,
+        ids: list[str],
+        texts: list[str],
+        vectors: list[list[float]],
+        metadatas: list[dict[str, Any]],
+        batch_size: int | None,
     ) -> list[str]:
         records = [
             vb.Record(id=record_id, vector=vector, metadata=dict(metadata), document=text)
             for record_id, text, vector, metadata in zip(ids, texts, vectors, metadatas, strict=True)
         ]
-        await self.collection.upsert_creating(records, metric=self.metric, embedding_model=self.embedding_model)
+        await self.collection.upsert_creating(
+            records, metric=self.metric, embedding_model=self.embedding_model, batch_size=batch_size
+        )
         return ids
 
     def delete(
