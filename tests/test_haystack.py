@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from haystack import Document
+from haystack import Document, Pipeline
 from haystack.dataclasses import ByteStream
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.testing.document_store import DocumentStoreBaseTests
@@ -179,6 +179,24 @@ async def test_the_retriever_returns_exactly_the_documents_of_an_exact_evaluatio
         assert [d.id for d in found_async] == expected
     finally:
         sync_engine.drop_collection(f"{collection_name}_r", missing_ok=True)
+
+
+def test_the_retriever_runs_in_a_pipeline_and_the_pipeline_serializes(sync_engine: vb.SyncStore) -> None:
+    store = VecbridgeDocumentStore(
+        store=sync_engine, collection_name="hs_pipeline", namespace=f"t{uuid.uuid4().hex[:12]}", embedding_dim=2
+    )
+    try:
+        store.write_documents(
+            [Document(id="a", content="a", embedding=[1.0, 0.0]), Document(id="b", content="b", embedding=[0.0, 1.0])]
+        )
+        pipeline = Pipeline()
+        pipeline.add_component("retriever", VecbridgeEmbeddingRetriever(store, top_k=1))
+        result = pipeline.run({"retriever": {"query_embedding": [0.9, 0.1]}})
+        assert [d.id for d in result["retriever"]["documents"]] == ["a"]
+        described = pipeline.to_dict()["components"]["retriever"]
+        assert described["type"].endswith("VecbridgeEmbeddingRetriever") and described["init_parameters"]["top_k"] == 1
+    finally:
+        sync_engine.drop_collection("hs_pipeline", missing_ok=True)
 
 
 def test_the_store_and_the_retriever_serialize(sync_engine: vb.SyncStore, collection_name: str) -> None:
