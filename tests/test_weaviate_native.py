@@ -193,6 +193,7 @@ class Wire:
         self.tenants = list(tenants)
         self.sent: list[tuple[str, Any]] = []
         self.searches: list[search_get_pb2.SearchRequest] = []
+        self.posted: list[dict[str, Any]] = []
 
     def rest(self, request: httpx.Request) -> httpx.Response:
         self.sent.append((request.method, request.url.path))
@@ -204,8 +205,13 @@ class Wire:
             if name in self.classes:
                 return httpx.Response(200, json=self.classes[name])
             return httpx.Response(404, json={"error": [{"message": f"class {name} not found"}]})
-        if request.method == "POST" and path == "/v1/schema":
-            return httpx.Response(200, json=json.loads(request.content))
+        if request.method == "POST" and path == "/v1/schema":  # Weaviate fills in the defaults
+            posted = json.loads(request.content)
+            properties = [prop(p["name"], p["dataType"][0]) for p in posted["properties"]]
+            created = class_json(posted["class"], properties, distance=posted["vectorIndexConfig"]["distance"])
+            self.classes[posted["class"]] = created
+            self.posted.append(posted)
+            return httpx.Response(200, json=created)
         return httpx.Response(404, json={})
 
     def kinds(self, name: str) -> dict[str, str]:
@@ -640,3 +646,35 @@ async def test_haystack_objects_read_with_their_original_ids_as_haystack_reads_t
     )
     request = next(r for r in wire.searches if r.HasField("filters"))
     assert str(generate_uuid5("doc-a")) in str(request.filters)  # get by the same uuid Haystack writes
+
+
+async def test_a_class_created_in_a_preset_shape_is_what_the_framework_creates() -> None:
+    wire = Wire([], {})
+    store = wire.store()
+    created = await store.create_collection("Default", DIMENSION, "dot", layout="haystack")
+    assert wire.posted == [
+        {
+            "class": "Default",
+            "properties": [
+                {"name": "_original_id", "dataType": ["text"]},
+                {"name": "content", "dataType": ["text"]},
+                {"name": "blob_data", "dataType": ["blob"]},
+                {"name": "blob_mime_type", "dataType": ["text"]},
+                {"name": "score", "dataType": ["number"]},
+            ],
+            "vectorizer": "none",
+            "vectorIndexConfig": {"distance": "dot"},
+        }
+    ]
+    spec = await created.spec()
+    assert spec.layout is not None and (spec.dimension, spec.metric, spec.layout.id) == (
+        3,
+        vb.Metric.DOT,
+        "_original_id",
+    )
+    await created.upsert([vb.Record(id="doc-1", vector=[1.0, 0.0, 0.0], metadata={"file": "a.pdf"}, document="hi")])
+    (_, request) = wire.writes()[-1]
+    (sent,) = request if isinstance(request, list) else request.objects
+    assert sent.uuid == str(generate_uuid5("doc-1"))  # where weaviate-haystack looks for Document "doc-1"
+    with pytest.raises(vb.CollectionExistsError):
+        await store.create_collection("Default", DIMENSION, "dot", layout="haystack")

@@ -54,6 +54,7 @@ from vecbridge.errors import (
     CollectionNotFoundError,
     InvalidArgumentError,
     InvalidRecordError,
+    UnsupportedFeatureError,
 )
 from vecbridge.filters import FilterNode, evaluate
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, key_problem
@@ -452,9 +453,8 @@ class NativeClasses:
     async def upsert(self, spec: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
         collection = self._handle(spec, namespace)
         if collection is None:
-            raise InvalidRecordError(
-                f"class {spec.name!r} is not multi-tenant: write to namespace {DEFAULT_NAMESPACE!r}",
-                record_id=records[0].id,
+            raise UnsupportedFeatureError(
+                f"class {spec.name!r} is not multi-tenant: it holds namespace {DEFAULT_NAMESPACE!r} only"
             )
         vector_name = _layout(spec).vector
         objects = [
