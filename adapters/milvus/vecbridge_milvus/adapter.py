@@ -24,6 +24,11 @@ Records over the schema's limits (``doc`` 65,535 bytes, a JSON field 65,536 byte
 does not enforce them; a Milvus server does). Squared L2 distances are turned into minus the true
 L2 distance. The client is pymilvus' ``AsyncMilvusClient`` (native async over gRPC; in Lite mode
 it talks to the bundled ``milvus`` server process that pymilvus starts for the database file).
+
+Every other collection (no vecbridge facts in its description) is read through a layout, and
+written in its own shape only when the caller opts in: :mod:`vecbridge_milvus.native` (inference,
+reads, writes), :mod:`vecbridge_milvus.native_filters` and :mod:`vecbridge_milvus.presets`
+(LangChain, LlamaIndex). A spec whose ``layout`` is set goes there from every primitive.
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ from vecbridge.errors import (
     TransientBackendError,
     VecbridgeError,
 )
+from vecbridge.filters import FilterNode
+from vecbridge.layout import Layout
 from vecbridge.types import HNSW, IVF, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record, SearchParams
 from vecbridge.url import URL
 from vecbridge_milvus.filters import RESERVED, MilvusFilterCompiler, shadow_keys
+from vecbridge_milvus.native import NativeCollections
 
 MAX_ID_BYTES = 2048
 MAX_DOCUMENT_BYTES = 65_535
@@ -130,6 +138,7 @@ class MilvusAdapter(Adapter):
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.EXACT_FLOATS,
             Capability.PARTITIONED_SCAN,
+            Capability.NATIVE_LAYOUTS,
             Capability.SEARCH_EF,
             Capability.SEARCH_PROBES,
         }
@@ -146,6 +155,8 @@ class MilvusAdapter(Adapter):
         self.lite = lite
         self.timeout = timeout
         self.closed = False
+        #: collections vecbridge did not create (a spec with a layout): :mod:`vecbridge_milvus.native`
+        self.native = NativeCollections(self)
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -203,6 +214,8 @@ class MilvusAdapter(Adapter):
     # --- collections -----------------------------------------------------------------------------
 
     async def create_collection(self, spec: CollectionSpec) -> None:
+        if spec.layout is not None:
+            return await self.native.create(spec)
         with self.errors(f"create collection {spec.name!r}"):
             if await self.client.has_collection(spec.name):
                 raise CollectionExistsError(f"collection {spec.name!r} already exists")
@@ -253,7 +266,20 @@ class MilvusAdapter(Adapter):
         except (ValueError, KeyError, TypeError):
             raise CollectionNotFoundError(f"collection {name!r} exists but is not a vecbridge collection") from None
 
+    async def list_native_collections(self) -> list[CollectionSpec]:
+        return await self.native.list_all()
+
+    async def describe_native_collection(self, name: str, layout: Layout) -> CollectionSpec:
+        return await self.native.describe(name, layout)
+
+    def compile_filter(self, node: FilterNode, collection: CollectionSpec) -> Any:
+        if collection.layout is not None:
+            return self.native.compile_filter(node, collection)
+        return super().compile_filter(node, collection)
+
     async def list_namespaces(self, collection: CollectionSpec) -> list[str]:
+        if collection.layout is not None:
+            return await self.native.list_namespaces(collection)
         # one cheap query per namespace: "a record whose namespace is none of those found so far"
         found: list[str] = []
         while True:
@@ -306,6 +332,8 @@ class MilvusAdapter(Adapter):
         stores a 20 MB JSON value and a VARCHAR past its ``max_length``), so this check is what keeps a
         Lite collection within its declared schema, movable to a server. ``vid`` (VARCHAR(2048)) holds
         any contract id: 512 characters of at most 4 bytes."""
+        if collection.layout is not None:
+            return self.native.check_storable(collection, record)
         document = record.document
         if document is not None and len(document) * 4 > MAX_DOCUMENT_BYTES:
             size = len(document.encode("utf-8", "surrogatepass"))
@@ -337,6 +365,8 @@ class MilvusAdapter(Adapter):
             )
 
     async def upsert(self, collection: CollectionSpec, namespace: str, records: Sequence[Record]) -> None:
+        if collection.layout is not None:
+            return await self.native.upsert(collection, namespace, records)
         rows = []
         for record in records:  # the core checked every record with check_storable before the first write
             document = record.document
@@ -387,6 +417,8 @@ class MilvusAdapter(Adapter):
     ) -> list[Match]:
         """``search.ef`` / ``search.probes``: see :meth:`_search_params` (a knob of the other index
         kind than the collection's has nothing to set). A short answer is redone exhaustively."""
+        if collection.layout is not None:
+            return await self.native.query(collection, namespace, vector, top_k, filter, include_vectors)
         expr = self._where(namespace, filter)
         hits = await self._search(collection, vector, top_k, expr, include_vectors, exhaustive=False, search=search)
         approximate = isinstance(collection.index, IVF) or (isinstance(collection.index, HNSW) and not self.lite)
@@ -435,6 +467,8 @@ class MilvusAdapter(Adapter):
     async def get(
         self, collection: CollectionSpec, namespace: str, ids: Sequence[str], include_vectors: bool
     ) -> list[Record]:
+        if collection.layout is not None:
+            return await self.native.get(collection, namespace, ids, include_vectors)
         keys = ", ".join(f'"{primary_key(namespace, i)}"' for i in ids)
         rows = await self._query(
             collection, f"pk in [{keys}]", self._fields(include_vectors), limit=None, action="get from"
@@ -442,17 +476,23 @@ class MilvusAdapter(Adapter):
         return [self._record(row, include_vectors) for row in rows]
 
     async def delete_ids(self, collection: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_ids(collection, namespace, ids)
         with self.errors(f"delete from {collection.name!r}"):
             await self.client.delete(
                 collection.name, ids=[primary_key(namespace, i) for i in ids], timeout=self.timeout
             )
 
     async def delete_where(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> None:
+        if collection.layout is not None:
+            return await self.native.delete_where(collection, namespace, filter)
         await self.describe_collection(collection.name)
         with self.errors(f"delete from {collection.name!r}"):
             await self.client.delete(collection.name, filter=self._where(namespace, filter), timeout=self.timeout)
 
     async def count(self, collection: CollectionSpec, namespace: str, filter: Any | None) -> int:
+        if collection.layout is not None:
+            return await self.native.count(collection, namespace, filter)
         rows = await self._query(collection, self._where(namespace, filter), ["count(*)"], limit=None, action="count")
         return int(rows[0]["count(*)"]) if rows else 0
 
@@ -468,6 +508,8 @@ class MilvusAdapter(Adapter):
         """Keyset pages over the primary key (Milvus returns a limited query in primary-key order);
         the cursor is the last primary key seen, so any connection can resume from it, followed
         inside a partition by ``-`` and the key the partition ends before."""
+        if collection.layout is not None:
+            return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
         expr = self._where(namespace, filter)
         after, until = _scan_range(cursor)
         if after is not None:
@@ -484,6 +526,8 @@ class MilvusAdapter(Adapter):
 
     async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
         """Equal slices of the primary keys' hash space (uniform, so about equal record counts)."""
+        if collection.layout is not None:  # a native collection scans as one partition
+            return [None]
         bounds = [(i << 128) // count for i in range(1, count)]
         afters = ["", *(f"{bound - 1:032x}" for bound in bounds)]
         untils = [*(f"{bound:032x}" for bound in bounds), ""]
