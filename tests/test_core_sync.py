@@ -19,6 +19,7 @@ import vecbridge as vb
 from vecbridge.filters import Filter, evaluate, parse_filter
 from vecbridge.memory import MemoryAdapter
 from vecbridge.registry import unregister
+from vecbridge.sync import open_or_share
 
 EVEN_BELOW_TEN: Filter = {"group": "even", "rank": {"$lt": 10}}
 
@@ -240,3 +241,15 @@ def test_closing_while_other_threads_wait_on_calls_ends_their_calls_with_an_erro
             waiting.result(timeout=5)
     with pytest.raises(vb.VecbridgeError, match="closed"):
         store.run(long_call())
+
+
+def test_open_or_share_owns_what_it_opens_and_refuses_both_or_neither() -> None:
+    opened, owns = open_or_share("memory://", None)
+    assert owns and isinstance(opened, vb.SyncStore)
+    try:
+        assert open_or_share(None, opened) == (opened, False)
+        for url, store in (("memory://", opened), (None, None)):
+            with pytest.raises(vb.InvalidArgumentError, match="either url"):
+                open_or_share(url, store)
+    finally:
+        opened.close()

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Itera
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from vecbridge.errors import VecbridgeError
+from vecbridge.errors import InvalidArgumentError, VecbridgeError
 from vecbridge.filters import Filter
 from vecbridge.layout import LayoutInput
 from vecbridge.store import Collection, Store
@@ -351,6 +351,16 @@ async def _close_pages(pages: AsyncIterator[Page]) -> None:
     close = getattr(pages, "aclose", None)
     if close is not None:
         await close()
+
+
+def open_or_share(url: str | URL | None, store: SyncStore | None) -> tuple[SyncStore, bool]:
+    """For a framework store built with ``url=`` or ``store=``: the sync store to use, and whether
+    the framework store owns it (it opened it, so it closes it); exactly one of the two is given."""
+    if url is not None and store is None:
+        return SyncStore(url), True
+    if store is not None and url is None:
+        return store, False
+    raise InvalidArgumentError("give either url=... or store=vb.connect_sync(url), not both or neither")
 
 
 def connect_sync(url: str | URL) -> SyncStore:

@@ -274,3 +274,10 @@ def check_record(
         metadata=check_metadata(record.metadata, record_id),
         document=document,
     )
+
+
+def refuse_unknown_options(options: Mapping[str, object], where: str) -> None:
+    """An option the callee does not know is an error, never silently ignored (framework interfaces
+    pass ``**kwargs`` through: a store that dropped unknown ones would answer a different question)."""
+    if options:
+        raise TypeError(f"{where} got unknown keyword argument(s): {', '.join(sorted(options))}")

@@ -30,7 +30,9 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 import vecbridge as vb
 from langchain_vecbridge.relevance import RELEVANCE
 from vecbridge.filters import Filter
+from vecbridge.sync import open_or_share
 from vecbridge.types import Metadata
+from vecbridge.validation import refuse_unknown_options
 
 T = TypeVar("T")
 DEFAULT_COLLECTION = "langchain"
@@ -61,14 +63,11 @@ class VecbridgeVectorStore(VectorStore):
         embedding_model: str | None = None,
         relevance_score_fn: Callable[[float], float] | None = None,
     ) -> None:
-        if (url is None) == (store is None):
-            raise vb.InvalidArgumentError("give either url=... or store=vb.connect_sync(url), not both or neither")
+        self.sync_store, self._owns_store = open_or_share(url, store)
         self.embedding = embedding
         self.metric = vb.Metric.parse(metric)
         self.embedding_model = embedding_model
         self.override_relevance_score_fn = relevance_score_fn
-        self._owns_store = store is None
-        self.sync_store = store if store is not None else vb.connect_sync(str(url))
         self.collection = self.sync_store.store.collection(collection_name, namespace, embedding_model=embedding_model)
 
     @property
@@ -109,7 +108,7 @@ class VecbridgeVectorStore(VectorStore):
         """Embed and upsert ``texts``; an id given (or a document's id) replaces that record whole,
         a missing id gets a new uuid4. ``batch_size`` caps the records per write request (LangChain's
         indexing API passes it). Returns the ids in order."""
-        _refuse_unknown(kwargs, "add_texts")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.add_texts")
         items = list(texts)
         chosen = _ids_for(items, ids)
         if not items:
@@ -126,7 +125,7 @@ class VecbridgeVectorStore(VectorStore):
         batch_size: int | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        _refuse_unknown(kwargs, "aadd_texts")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.aadd_texts")
         items = list(texts)
         chosen = _ids_for(items, ids)
         if not items:
@@ -156,13 +155,13 @@ class VecbridgeVectorStore(VectorStore):
     ) -> bool:
         """Delete by ``ids`` (missing ids are fine), by a non-empty vecbridge ``filter``, or everything
         in the namespace with ``all=True``: exactly one of them (deleting everything is never implicit)."""
-        _refuse_unknown(kwargs, "delete")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.delete")
         return self._run(self._delete(ids, filter, all))
 
     async def adelete(
         self, ids: list[str] | None = None, *, filter: Filter | None = None, all: bool = False, **kwargs: Any
     ) -> bool:
-        _refuse_unknown(kwargs, "adelete")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.adelete")
         return await self._arun(self._delete(ids, filter, all))
 
     async def _delete(self, ids: list[str] | None, filter: Filter | None, all: bool) -> bool:
@@ -204,7 +203,7 @@ class VecbridgeVectorStore(VectorStore):
     ) -> list[Document]:
         """The ``k`` documents most similar to ``query``; ``filter`` is vecbridge's filter language and
         ``min_score`` keeps matches whose vecbridge score is at least that."""
-        _refuse_unknown(kwargs, "similarity_search")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.similarity_search")
         return self.similarity_search_by_vector(
             self.embedding.embed_query(query), k, filter=filter, min_score=min_score
         )
@@ -212,7 +211,7 @@ class VecbridgeVectorStore(VectorStore):
     async def asimilarity_search(
         self, query: str, k: int = 4, *, filter: Filter | None = None, min_score: float | None = None, **kwargs: Any
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "asimilarity_search")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.asimilarity_search")
         vector = await self.embedding.aembed_query(query)
         return await self.asimilarity_search_by_vector(vector, k, filter=filter, min_score=min_score)
 
@@ -225,7 +224,7 @@ class VecbridgeVectorStore(VectorStore):
         min_score: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "similarity_search_by_vector")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.similarity_search_by_vector")
         matches, _ = self._run(self._query(embedding, k, filter, min_score, False))
         return [_match_document(match) for match in matches]
 
@@ -238,7 +237,7 @@ class VecbridgeVectorStore(VectorStore):
         min_score: float | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "asimilarity_search_by_vector")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.asimilarity_search_by_vector")
         matches, _ = await self._arun(self._query(embedding, k, filter, min_score, False))
         return [_match_document(match) for match in matches]
 
@@ -247,14 +246,14 @@ class VecbridgeVectorStore(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Documents with vecbridge's score: cosine similarity, inner product or minus the L2
         distance by the collection's metric; higher is better, the same number on every backend."""
-        _refuse_unknown(kwargs, "similarity_search_with_score")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.similarity_search_with_score")
         matches, _ = self._run(self._query(self.embedding.embed_query(query), k, filter, min_score, False))
         return [(_match_document(match), match.score) for match in matches]
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, *, filter: Filter | None = None, min_score: float | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        _refuse_unknown(kwargs, "asimilarity_search_with_score")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.asimilarity_search_with_score")
         vector = await self.embedding.aembed_query(query)
         matches, _ = await self._arun(self._query(vector, k, filter, min_score, False))
         return [(_match_document(match), match.score) for match in matches]
@@ -293,7 +292,7 @@ class VecbridgeVectorStore(VectorStore):
     ) -> list[Document]:
         """``k`` documents chosen among the ``fetch_k`` best for similarity to the query and diversity
         (LangChain's MMR, on the stored vectors)."""
-        _refuse_unknown(kwargs, "max_marginal_relevance_search")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.max_marginal_relevance_search")
         return self.max_marginal_relevance_search_by_vector(
             self.embedding.embed_query(query), k, fetch_k, lambda_mult, filter=filter
         )
@@ -308,7 +307,7 @@ class VecbridgeVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "amax_marginal_relevance_search")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.amax_marginal_relevance_search")
         vector = await self.embedding.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter=filter)
 
@@ -322,7 +321,7 @@ class VecbridgeVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "max_marginal_relevance_search_by_vector")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.max_marginal_relevance_search_by_vector")
         matches, _ = self._run(self._query(embedding, max(k, fetch_k), filter, None, True))
         return _mmr(embedding, matches, k, lambda_mult)
 
@@ -336,7 +335,7 @@ class VecbridgeVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        _refuse_unknown(kwargs, "amax_marginal_relevance_search_by_vector")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.amax_marginal_relevance_search_by_vector")
         matches, _ = await self._arun(self._query(embedding, max(k, fetch_k), filter, None, True))
         return _mmr(embedding, matches, k, lambda_mult)
 
@@ -373,16 +372,10 @@ class VecbridgeVectorStore(VectorStore):
         return vector_store
 
 
-def _refuse_unknown(kwargs: dict[str, Any], method: str) -> None:
-    """An option this store does not know is an error, never silently ignored."""
-    if kwargs:
-        raise TypeError(f"VecbridgeVectorStore.{method} got unknown keyword argument(s): {', '.join(sorted(kwargs))}")
-
-
 def _search_options(kwargs: dict[str, Any], method: str) -> tuple[Filter | None, float | None]:
     filter = kwargs.pop("filter", None)
     min_score = kwargs.pop("min_score", None)
-    _refuse_unknown(kwargs, method)
+    refuse_unknown_options(kwargs, f"VecbridgeVectorStore.{method}")
     return filter, min_score
 
 

@@ -25,6 +25,7 @@ from haystack_integrations.document_stores.vecbridge.filters import to_vecbridge
 
 import vecbridge as vb
 from vecbridge.filters import Filter
+from vecbridge.sync import open_or_share
 
 T = TypeVar("T")
 DEFAULT_COLLECTION = "haystack"
@@ -51,12 +52,9 @@ class VecbridgeDocumentStore:
         embedding_dim: int = 768,
         metric: str | vb.Metric = vb.Metric.COSINE,
     ) -> None:
-        if (url is None) == (store is None):
-            raise vb.InvalidArgumentError("give either url=... or store=vb.connect_sync(url), not both or neither")
+        self.sync_store, self._owns_store = open_or_share(url, store)
         self.embedding_dim = embedding_dim
         self.metric = vb.Metric.parse(metric)
-        self._owns_store = store is None
-        self.sync_store = store if store is not None else vb.connect_sync(str(url))
         self.url = str(self.sync_store.url)
         self.collection = self.sync_store.store.collection(collection_name, namespace)
 

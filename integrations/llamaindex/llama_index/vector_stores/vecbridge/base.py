@@ -33,7 +33,9 @@ from llama_index.vector_stores.vecbridge.filters import to_vecbridge_filter
 import vecbridge as vb
 from vecbridge.filters import Filter, evaluate, parse_filter
 from vecbridge.memory import exact_scores
+from vecbridge.sync import open_or_share
 from vecbridge.types import Metadata
+from vecbridge.validation import refuse_unknown_options
 
 T = TypeVar("T")
 DEFAULT_COLLECTION = "llamaindex"
@@ -68,17 +70,15 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         namespace: str = vb.DEFAULT_NAMESPACE,
         metric: str | vb.Metric = vb.Metric.COSINE,
     ) -> None:
-        if (url is None) == (store is None):
-            raise vb.InvalidArgumentError("give either url=... or store=vb.connect_sync(url), not both or neither")
+        sync_store, owns_store = open_or_share(url, store)
         fields: dict[str, Any] = {
-            "url": str(store.url) if store is not None else url,
+            "url": str(sync_store.url),
             "collection_name": collection_name,
             "namespace": namespace,
             "metric": vb.Metric.parse(metric).value,
         }
         super().__init__(**fields)
-        self._owns_store = store is None
-        self._sync_store = store if store is not None else vb.connect_sync(str(url))
+        self._sync_store, self._owns_store = sync_store, owns_store
         self._collection = self._sync_store.store.collection(collection_name, namespace)
 
     @classmethod
@@ -104,11 +104,11 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Upsert ``nodes`` (each needs its embedding); a node id that exists is replaced whole."""
-        _refuse_unknown(add_kwargs, "add")
+        refuse_unknown_options(add_kwargs, "VecbridgeVectorStore.add")
         return self._run(self._add(_records(nodes)))
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        _refuse_unknown(kwargs, "async_add")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.async_add")
         return await self._arun(self._add(_records(nodes)))
 
     async def _add(self, records: list[vb.Record]) -> list[str]:
@@ -117,24 +117,24 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of the source document ``ref_doc_id``."""
-        _refuse_unknown(delete_kwargs, "delete")
+        refuse_unknown_options(delete_kwargs, "VecbridgeVectorStore.delete")
         self._run(self._delete(None, {"ref_doc_id": ref_doc_id}))
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        _refuse_unknown(delete_kwargs, "adelete")
+        refuse_unknown_options(delete_kwargs, "VecbridgeVectorStore.adelete")
         await self._arun(self._delete(None, {"ref_doc_id": ref_doc_id}))
 
     def delete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
         """Delete the nodes with these ids, or matching ``filters``, or both (ids that match); one is needed."""
-        _refuse_unknown(delete_kwargs, "delete_nodes")
+        refuse_unknown_options(delete_kwargs, "VecbridgeVectorStore.delete_nodes")
         self._run(self._delete(node_ids, _filter_of(filters)))
 
     async def adelete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
-        _refuse_unknown(delete_kwargs, "adelete_nodes")
+        refuse_unknown_options(delete_kwargs, "VecbridgeVectorStore.adelete_nodes")
         await self._arun(self._delete(node_ids, _filter_of(filters)))
 
     async def _delete(self, node_ids: list[str] | None, filter_: Filter | None) -> None:
@@ -194,11 +194,11 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nodes nearest ``query.query_embedding`` among those matching
         ``query.filters``, ``query.doc_ids`` (source documents) and ``query.node_ids``."""
-        _refuse_unknown(kwargs, "query")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.query")
         return self._run(self._query(query))
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        _refuse_unknown(kwargs, "aquery")
+        refuse_unknown_options(kwargs, "VecbridgeVectorStore.aquery")
         return await self._arun(self._query(query))
 
     async def _query(self, query: VectorStoreQuery) -> VectorStoreQueryResult:
@@ -241,12 +241,6 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             )
             for i in order
         ]
-
-
-def _refuse_unknown(kwargs: dict[str, Any], method: str) -> None:
-    """An option this store does not know is an error, never silently ignored."""
-    if kwargs:
-        raise TypeError(f"VecbridgeVectorStore.{method} got unknown keyword argument(s): {', '.join(sorted(kwargs))}")
 
 
 def _filter_of(filters: MetadataFilters | None) -> Filter | None:
