@@ -293,7 +293,10 @@ class ChromaAdapter(Adapter):
         (``SEARCH_EF_DEFAULT``): the ``ef_search`` of the Chroma collection of every namespace
         (and of namespaces created later), and a key of the stored facts. ``None`` restores
         vecbridge's own choice (see :meth:`_configuration`). Refused on a collection vecbridge did
-        not create: its settings belong to its application."""
+        not create: its settings belong to its application. Chroma (1.5.9) reads ``ef_search`` when
+        it loads a collection's index: a Chroma process that has the index loaded (a running server,
+        this embedded process) keeps answering with the old value until it loads it again
+        (``tests/test_audit_engines.py`` measures the new value from a new process)."""
         if collection.layout is not None:
             raise UnsupportedFeatureError(
                 f"{self.name}: collection {collection.name!r} is not vecbridge's: its ef_search belongs to "
