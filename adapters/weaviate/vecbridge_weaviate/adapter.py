@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,7 +53,7 @@ from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
 from vecbridge.url import URL
 from vecbridge_weaviate.filters import Lowered, WeaviateFilterCompiler, all_of
 from vecbridge_weaviate.metrics import distance_to_score
-from vecbridge_weaviate.native import NativeClasses, uuid_cursor
+from vecbridge_weaviate.native import NativeClasses, uuid_cursor, vector_of
 from vecbridge_weaviate.schema import (
     NS_PROP,
     READ_PROPERTIES,
@@ -133,12 +133,6 @@ def scoped(namespace: str, lowered: Lowered) -> _Filters:
     combined = all_of([Filter.by_property(NS_PROP).equal(namespace), lowered])
     assert not isinstance(combined, bool)
     return combined
-
-
-def _vector_of(obj: Any) -> FloatArray:
-    vectors = obj.vector or {}
-    raw = vectors.get(VECTOR_NAME) if isinstance(vectors, Mapping) else vectors
-    return np.asarray(raw if raw is not None else [], dtype=np.float32)
 
 
 class WeaviateAdapter(Adapter):
@@ -395,13 +389,13 @@ class WeaviateAdapter(Adapter):
             score=distance_to_score(spec.metric, float(distance)),
             metadata=metadata,
             document=document,
-            vector=_vector_of(obj) if include_vectors else None,
+            vector=vector_of(obj, VECTOR_NAME) if include_vectors else None,
         )
 
     @staticmethod
     def _record(obj: Any, include_vectors: bool) -> Record:
         record_id, metadata, document = record_fields(obj.properties)
-        vector = _vector_of(obj) if include_vectors else np.zeros(0, dtype=np.float32)
+        vector = vector_of(obj, VECTOR_NAME) if include_vectors else np.zeros(0, dtype=np.float32)
         return Record(id=record_id, vector=vector, metadata=metadata, document=document)
 
     async def query(

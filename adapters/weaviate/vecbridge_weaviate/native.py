@@ -109,7 +109,8 @@ def _property_type(prop: Any) -> str:
     return kind + (f"{TOKENIZATION}{tokenization.value}" if tokenization is not None else "")
 
 
-def _vector_of(obj: Any, name: str) -> FloatArray:
+def vector_of(obj: Any, name: str) -> FloatArray:
+    """The vector ``name`` of a search result (``""``: the class's default vector)."""
     vectors = obj.vector or {}
     raw = vectors.get(name or "default") if isinstance(vectors, Mapping) else vectors
     return np.asarray(raw if raw is not None else [], dtype=np.float32)
@@ -229,7 +230,7 @@ class NativeClasses:
             result = await collection.query.fetch_objects(
                 limit=1, include_vector=[layout.vector] if layout.vector else True, return_properties=[]
             )
-        return len(_vector_of(result.objects[0], layout.vector or "")) if result.objects else 0
+        return len(vector_of(result.objects[0], layout.vector or "")) if result.objects else 0
 
     @staticmethod
     def _fields(
@@ -315,7 +316,7 @@ class NativeClasses:
             if field.role is FieldRole.METADATA and field.name in properties:
                 value = properties[field.name]
                 values[field.name] = None if isinstance(value, list) and not value else value
-        vector = _vector_of(obj, layout.vector or "") if include_vectors else np.zeros(0, dtype=np.float32)
+        vector = vector_of(obj, layout.vector or "") if include_vectors else np.zeros(0, dtype=np.float32)
         metadata: Metadata = layout.metadata_from(values, record_id)
         return Record(record_id, vector, metadata, document if isinstance(document, str) else None)
 
@@ -365,7 +366,7 @@ class NativeClasses:
         for obj in result.objects:
             record = self._record(spec, obj, include_vectors)
             score = distance_to_score(spec.metric, float(obj.metadata.distance))
-            vector_read = _vector_of(obj, _layout(spec).vector or "") if include_vectors else None
+            vector_read = vector_of(obj, _layout(spec).vector or "") if include_vectors else None
             matches.append(Match(record.id, score, record.metadata, record.document, vector_read))
         return matches
 
