@@ -217,3 +217,54 @@ def test_chroma_audits_its_collection_ef_search_and_tune_says_why_it_cannot_swee
     assert report["filters"][0]["recall"] == pytest.approx(measured, abs=0.01)
     assert measured < baseline - 0.05, f"ef_search 10 must cost recall: {measured} vs {baseline}"
     asyncio.run(set_default(None))
+
+
+# --- the same cycle on Qdrant's engine and Milvus ------------------------------------------------------
+
+
+def audit_and_tune(url: str, name: str, vectors: Matrix, queries: Matrix, knob: str, low: int, tmp_path: Path) -> int:
+    """``audit --<knob> <low>`` reports the recall computed here; ``tune --apply`` names a setting
+    whose recall measured here is >= 0.95, and plain queries on a new connection then return the
+    answers of that setting. Returns the chosen setting."""
+    query_file = write_queries(tmp_path, queries)
+    setting = {knob: low}
+    result = cli("audit", url, "--collection", name, "--queries", query_file, f"--{knob}", str(low),
+                 "--json", str(tmp_path / "audit.json"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "audit.json").read_text())
+    assert report["search"] == setting
+    found, _ = asyncio.run(answers(url, name, queries, vb.SearchParams(**setting)))
+    measured = independent_recall(vectors, queries, found)
+    assert measured < 0.95, f"the data must make {setting} clearly approximate"
+    assert report["filters"][0]["recall"] == pytest.approx(measured, abs=0.01)
+    result = cli("tune", url, "--collection", name, "--queries", query_file, "--knob", knob,
+                 "--target-recall", "0.95", "--apply", "--json", str(tmp_path / "tune.json"))  # fmt: skip
+    tuned = json.loads((tmp_path / "tune.json").read_text())
+    assert result.exit_code == 0, result.output
+    assert tuned["applied"] is True
+    chosen = int(tuned["chosen"][knob])
+    explicit, _ = asyncio.run(answers(url, name, queries, vb.SearchParams(**{knob: chosen})))
+    assert independent_recall(vectors, queries, explicit) >= 0.95
+    plain, _ = asyncio.run(answers(url, name, queries))
+    assert plain == explicit
+    return chosen
+
+
+def test_qdrant_edge_audits_and_tunes_hnsw_ef(qdrant_edge_url: str, tmp_path: Path) -> None:
+    """The edge engine builds an HNSW graph only on ``optimize()``, and searches a segment by its graph
+    only above ``full_scan_threshold`` (10,000 KB of vectors): 24,000 x 128 floats, optimised."""
+    vectors, queries = clustered(24_000, 60, dimension=128, seed=3)
+    name = "audit_edge"
+
+    async def load() -> None:
+        async with vb.connect(qdrant_edge_url) as store:
+            await store.drop_collection(name, missing_ok=True)
+            collection = await store.create_collection(name, 128, "cosine", index=vb.HNSW(m=8, ef_construction=32))
+            await collection.upsert(records(vectors))
+            shard = store.adapter.transport.root.shard(name)  # type: ignore[attr-defined]
+            await asyncio.to_thread(shard.optimize)
+
+    asyncio.run(load())
+    plain_before, _ = asyncio.run(answers(qdrant_edge_url, name, queries))
+    assert independent_recall(vectors, queries, plain_before) == 1.0  # without an ef, edge searches exactly
+    audit_and_tune(qdrant_edge_url, name, vectors, queries, "ef", 10, tmp_path)
