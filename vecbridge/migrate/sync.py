@@ -13,9 +13,10 @@ namespace::
                                  or reported as extra
 
 Scan orders differ between backends (id order, insertion order, offsets), so the destination side
-is held as a digest map rather than merged: about 170 bytes per record in CPython for ids of ~20
-characters (id string, 16-byte digest, dict slot), i.e. ~170 MB per million records of one
-namespace, measured in tests/test_sync.py. Everything else is bounded by the page size and the queue.
+is held as a digest map rather than merged: 152 bytes per record in CPython for 16-character ids,
+172 for UUID strings (id string, 16-byte digest, dict slot), i.e. 150-170 MB per million records of
+one namespace (tests/test_sync.py keeps it under 200). Everything else is bounded by the page size
+and the queue.
 
 The checkpoint advances over the contiguous prefix of acknowledged source pages (as for
 :func:`~vecbridge.migrate.migrate`), with the counts of those pages; ``resume`` continues from it
