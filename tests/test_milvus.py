@@ -1,4 +1,5 @@
-"""Milvus-specific behaviour on the real engine (Milvus Lite 2.5.1), beyond the conformance suite."""
+"""Milvus-specific behaviour beyond the conformance suite, on both real engines: Milvus Lite 2.5.1 and
+a Milvus 2.3.5 standalone server."""
 
 from __future__ import annotations
 
@@ -50,9 +51,16 @@ def _random_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(count, dimension)).astype(np.float32)
 
 
+@pytest.fixture(params=["lite", "server"])
+def engine_url(request: pytest.FixtureRequest) -> str:
+    """Each test runs on Milvus Lite and on the Milvus server (session fixtures in tests/servers/milvus.py)."""
+    url: str = request.getfixturevalue("milvus_url" if request.param == "lite" else "milvus_server_url")
+    return url
+
+
 @pytest.fixture
-async def store(milvus_url: str) -> AsyncIterator[vb.Store]:
-    async with vb.connect(milvus_url) as opened:
+async def store(engine_url: str) -> AsyncIterator[vb.Store]:
+    async with vb.connect(engine_url) as opened:
         yield opened
 
 
@@ -63,10 +71,10 @@ async def collection_name(store: vb.Store) -> AsyncIterator[str]:
     await store.drop_collection(name, missing_ok=True)
 
 
-async def _native_count(milvus_url: str, name: str) -> int:
+async def _native_count(engine_url: str, name: str) -> int:
     """Entities in the Milvus collection, counted by pymilvus itself (duplicates would show here)."""
-    path = vb.URL.parse(milvus_url).path
-    client = AsyncMilvusClient(uri=path)
+    url = vb.URL.parse(engine_url)
+    client = AsyncMilvusClient(uri=url.path if url.driver == "lite" else f"http://{url.host}:{url.port}")
     try:
         rows = await client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
         return int(rows[0]["count(*)"])
@@ -75,7 +83,7 @@ async def _native_count(milvus_url: str, name: str) -> int:
 
 
 async def test_upserting_the_same_ids_twice_leaves_one_entity_each(
-    store: vb.Store, collection_name: str, milvus_url: str
+    store: vb.Store, collection_name: str, engine_url: str
 ) -> None:
     collection = await store.create_collection(collection_name, 16, "cosine")
     vectors = _random_vectors(1000, 16, seed=1)
@@ -86,8 +94,7 @@ async def test_upserting_the_same_ids_twice_leaves_one_entity_each(
     assert await collection.count() == 1000
     assert await collection.count({"round": 2}) == 1000
     assert await collection.count({"stale": {"$exists": True}}) == 0
-    if milvus_url.startswith("milvus+lite://"):
-        assert await _native_count(milvus_url, collection_name) == 1000
+    assert await _native_count(engine_url, collection_name) == 1000
     got = await collection.get(["id-0", "id-999"])
     assert [r.metadata for r in got] == [{"round": 2}, {"round": 2}]
     np.testing.assert_allclose(np.asarray(got[0].vector), vectors[999], rtol=1e-6)
@@ -175,7 +182,7 @@ async def test_same_ids_and_scores_as_the_reference_engine(store: vb.Store, coll
             assert [m.document for m in got] == [m.document for m in want]
 
 
-async def test_unknown_url_options_are_refused(milvus_url: str) -> None:
+async def test_unknown_url_options_are_refused() -> None:
     with pytest.raises(vb.InvalidURLError, match="unknown option"):
         await MilvusAdapter.connect(vb.URL.parse("milvus://127.0.0.1:19530?colour=blue"))
     with pytest.raises(vb.InvalidURLError, match=r"\.db"):
@@ -204,7 +211,7 @@ async def test_int_values_compare_exactly_with_fractional_float_operands(store: 
 
 
 async def test_a_multi_batch_upsert_whose_last_record_is_too_long_writes_nothing(
-    store: vb.Store, collection_name: str, milvus_url: str
+    store: vb.Store, collection_name: str, engine_url: str
 ) -> None:
     collection = await store.create_collection(collection_name, 8, "cosine")
     vectors = _random_vectors(2500, 8, seed=7)
@@ -215,8 +222,7 @@ async def test_a_multi_batch_upsert_whose_last_record_is_too_long_writes_nothing
     assert (caught.value.record_id, caught.value.field) == ("r2499", "document")
     assert "65535" in str(caught.value)
     assert await collection.count() == 0
-    if milvus_url.startswith("milvus+lite://"):
-        assert await _native_count(milvus_url, collection_name) == 0
+    assert await _native_count(engine_url, collection_name) == 0
 
 
 async def test_document_limit_counts_utf8_bytes_and_the_largest_document_round_trips(
@@ -254,3 +260,53 @@ async def test_metadata_over_the_json_field_limit_is_refused_naming_the_record(
         assert (caught.value.record_id, caught.value.field) == (record_id, "metadata")
     assert await collection.count() == 1
     assert store.adapter.has_record_limits()
+
+
+# --- index settings: the server builds what the spec asks for; Lite 2.5 has no HNSW -----------------
+
+
+async def _index_of(engine_url: str, name: str) -> dict[str, object]:
+    url = vb.URL.parse(engine_url)
+    client = AsyncMilvusClient(uri=url.path if url.driver == "lite" else f"http://{url.host}:{url.port}")
+    try:
+        [index_name] = await client.list_indexes(name)
+        described: dict[str, object] = await client.describe_index(name, index_name)
+        return described
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("index", "server_index", "lite_index"),
+    [
+        (vb.HNSW(m=8, ef_construction=40), {"index_type": "HNSW", "M": "8", "efConstruction": "40"}, "FLAT"),
+        (vb.IVF(nlist=16), {"index_type": "IVF_FLAT", "nlist": "16"}, "IVF_FLAT"),
+    ],
+)
+async def test_the_index_built_is_the_one_asked_for_and_queries_past_its_ef_are_exact(
+    store: vb.Store,
+    collection_name: str,
+    engine_url: str,
+    index: vb.HNSW | vb.IVF,
+    server_index: dict[str, str],
+    lite_index: str,
+) -> None:
+    collection = await store.create_collection(collection_name, 16, "euclidean", index=index)
+    described = await _index_of(engine_url, collection_name)
+    if engine_url.startswith("milvus+lite://"):
+        assert described["index_type"] == lite_index  # Lite 2.5.1 offers FLAT, IVF_FLAT and AUTOINDEX only
+    else:
+        assert {key: str(described.get(key)) for key in server_index} == server_index
+    vectors = _random_vectors(300, 16, seed=8)
+    records = [vb.Record(id=f"v{i}", vector=vectors[i], metadata={"odd": i % 2 == 1}) for i in range(300)]
+    await collection.upsert(records)
+    query = _random_vectors(1, 16, seed=9)[0]
+    async with vb.connect("memory://") as memory_store:
+        reference = await memory_store.create_collection("reference", 16, "euclidean")
+        await reference.upsert(records)
+        # top_k 100 is past the default ef (64): the adapter raises ef to top_k, which Milvus requires
+        for filter_ in (None, {"odd": True}):
+            got = await collection.query(query, top_k=100, filter=filter_)
+            want = await reference.query(query, top_k=100, filter=filter_)
+            assert len(got) == len(want) == 100
+            assert len({m.id for m in got} & {m.id for m in want}) >= 95  # an ANN index: near-exact recall
