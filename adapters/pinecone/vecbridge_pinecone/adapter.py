@@ -61,6 +61,7 @@ from pinecone.errors.exceptions import (
 from pinecone.models.indexes.index import IndexModel
 from pinecone.models.indexes.schema import DenseVectorField
 from pinecone.models.vectors.responses import FetchResponse, UpsertResponse
+from pinecone.models.vectors.vector import Vector
 
 from vecbridge.adapter import Adapter, Capability, decode_cursor, encode_cursor
 from vecbridge.errors import (
@@ -613,10 +614,9 @@ class PineconeAdapter(Adapter):
             length += cost
         return [chunk for chunk in chunks if chunk]
 
-    async def _fetch(
-        self, collection: CollectionSpec, namespace: str, natives: Sequence[str], include_vectors: bool
-    ) -> dict[str, Record]:
-        found: dict[str, Record] = {}
+    async def _fetch_vectors(self, collection: CollectionSpec, namespace: str, natives: Sequence[str]) -> list[Vector]:
+        """The Pinecone vectors of ``natives`` that exist in the Pinecone ``namespace``, as stored."""
+        found: list[Vector] = []
         for chunk in self._fetch_chunks(natives):
             response = await self._call(
                 collection.name,
@@ -624,14 +624,21 @@ class PineconeAdapter(Adapter):
                 _fetching(chunk, namespace),
                 namespace_missing=lambda: None,
             )
-            for native, vector in (response.vectors if response is not None else {}).items():
-                record_id, metadata, document = self._decoded(collection, native, vector.metadata)
-                values = (
-                    self._values(collection, vector.values, vector.metadata)
-                    if include_vectors
-                    else np.zeros(0, dtype=np.float32)
-                )
-                found[native] = Record(id=record_id, vector=values, metadata=metadata, document=document)
+            found.extend(response.vectors.values() if response is not None else ())
+        return found
+
+    async def _fetch(
+        self, collection: CollectionSpec, namespace: str, natives: Sequence[str], include_vectors: bool
+    ) -> dict[str, Record]:
+        found: dict[str, Record] = {}
+        for vector in await self._fetch_vectors(collection, namespace, natives):
+            record_id, metadata, document = self._decoded(collection, vector.id, vector.metadata)
+            values = (
+                self._values(collection, vector.values, vector.metadata)
+                if include_vectors
+                else np.zeros(0, dtype=np.float32)
+            )
+            found[vector.id] = Record(id=record_id, vector=values, metadata=metadata, document=document)
         return found
 
     async def get(

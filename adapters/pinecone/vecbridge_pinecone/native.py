@@ -48,15 +48,13 @@ Writes (``layout.writable``)
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pinecone.async_client.async_index import AsyncIndex
 from pinecone.models.indexes.index import IndexModel
 from pinecone.models.indexes.schema import DenseVectorField
-from pinecone.models.vectors.responses import FetchResponse
 
 from vecbridge.errors import InvalidRecordError, UnsupportedFilterError
 from vecbridge.filters import FilterNode, MatchAll, Not, Range, fields_of
@@ -229,13 +227,9 @@ class NativeIndexes:
         sparse = False
         for namespace in list(namespaces)[:SAMPLE_NAMESPACES]:
             ids, _ = await self.adapter._list_page(spec, namespace, None)
-            for chunk in self.adapter._fetch_chunks(ids[: SAMPLE_SIZE - len(metadatas)]):
-                response = await self.adapter._call(
-                    spec.name, f"sample {spec.name!r}", _fetching(chunk, namespace), namespace_missing=lambda: None
-                )
-                for vector in (response.vectors if response is not None else {}).values():
-                    metadatas.append(dict(vector.metadata or {}))
-                    sparse = sparse or bool(vector.sparse_values and vector.sparse_values.indices)
+            for vector in await self.adapter._fetch_vectors(spec, namespace, ids[: SAMPLE_SIZE - len(metadatas)]):
+                metadatas.append(dict(vector.metadata or {}))
+                sparse = sparse or bool(vector.sparse_values and vector.sparse_values.indices)
             if len(metadatas) >= SAMPLE_SIZE:
                 break
         return metadatas, sparse
@@ -415,10 +409,6 @@ class NativeIndexes:
     async def create(self, spec: CollectionSpec) -> None:
         self._check(index_name(spec.name), _layout(spec))
         await self.adapter._create_index(spec, tags=None)
-
-
-def _fetching(ids: list[str], namespace: str) -> Callable[[AsyncIndex], Awaitable[FetchResponse | None]]:
-    return lambda index: index.fetch(ids=ids, namespace=namespace)
 
 
 def _dense(model: IndexModel) -> DenseVectorField | None:
