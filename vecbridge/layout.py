@@ -37,7 +37,7 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -379,6 +379,9 @@ def metadata_value(value: object) -> MetadataValue:
 
     ``None`` is handled by the caller (absent); raises :class:`NotConvertibleError` otherwise.
     """
+    convert = _BY_TYPE.get(type(value))  # the common native types in one lookup (reads call this per value)
+    if convert is not None:
+        return convert(value)
     if isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -394,8 +397,33 @@ def metadata_value(value: object) -> MetadataValue:
     if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
         return list(value)
     if isinstance(value, list | tuple | Mapping):
-        return json.dumps(_json_ready(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _json_text(value)
     raise NotConvertibleError(f"{type(value).__name__} has no lossless contract form")
+
+
+#: compact JSON, keys in stored order; one encoder, not one per value as ``json.dumps(..., separators=...)`` makes
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _json_text(value: object) -> str:
+    return _JSON.encode(_json_ready(value))
+
+
+def _list_value(value: list[object]) -> MetadataValue:
+    if value and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    return _json_text(value)
+
+
+#: exact types :func:`metadata_value` converts without walking its ``isinstance`` chain (the same rules)
+_BY_TYPE: dict[type, Callable[[Any], MetadataValue]] = {
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+    dict: _json_text,
+    list: _list_value,
+    uuid.UUID: str,
+}
 
 
 def conversion_note(native_type: str, sample: object = None) -> str:
@@ -428,7 +456,13 @@ def _decimal(value: Decimal) -> MetadataValue:
 
 def _json_ready(value: object) -> object:
     """``value`` with every leaf JSON can hold: nested values follow the same rules as top-level ones."""
-    if value is None or isinstance(value, bool | str):
+    if value is None or type(value) is str or type(value) is bool:
+        return value  # what JSON columns hold most: decided without the ABC checks below
+    if type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return value
+    if type(value) is dict:
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, Mapping):
         return {str(k): _json_ready(v) for k, v in value.items()}
