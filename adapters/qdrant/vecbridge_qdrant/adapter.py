@@ -78,17 +78,28 @@ def point_id(namespace: str, record_id: str) -> str:
     return uuid_for_id(f"{len(namespace)}:{namespace}:{record_id}")
 
 
-def encode_cursor(offset: str) -> str:
-    return CURSOR_PREFIX + offset
+def encode_cursor(offset: str | None, until: str | None = None) -> str:
+    """The point id a scan goes on from, and inside a partition ``~`` and the id it ends before."""
+    return CURSOR_PREFIX + (offset or "") + ("" if until is None else f"~{until}")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str) -> tuple[str | None, str | None]:
+    """``(offset, until)`` of a scan cursor: point ids from ``offset`` and below ``until`` (``None``: open)."""
     if cursor.startswith(CURSOR_PREFIX):
+        offset, tilde, until = cursor[len(CURSOR_PREFIX) :].partition("~")
         try:
-            return str(uuid.UUID(cursor[len(CURSOR_PREFIX) :]))
+            return (
+                None if tilde and not offset else str(uuid.UUID(offset)),
+                str(uuid.UUID(until)) if tilde else None,
+            )
         except ValueError:
             pass
     raise InvalidArgumentError(f"not a qdrant scan cursor: {cursor!r}")
+
+
+def _before(point: str, until: str | None) -> bool:
+    """Whether a point id lies before a partition's end (ids scroll in the order of their 128 bits)."""
+    return until is None or uuid.UUID(point).int < uuid.UUID(until).int
 
 
 def _record(hit: Hit, include_vectors: bool) -> Record:
@@ -395,13 +406,26 @@ class QdrantAdapter(Adapter):
     ) -> Page:
         if collection.layout is not None:
             return await self.native.scan(collection, namespace, cursor, page_size, filter, include_vectors)
-        offset = None if cursor is None else decode_cursor(cursor)
+        offset, until = (None, None) if cursor is None else decode_cursor(cursor)
         with self.errors("scan"):
             hits, next_offset = await self.transport.scroll(
                 collection.name, offset, page_size, with_namespace(namespace, filter), include_vectors
             )
-        records = [_record(h, include_vectors) for h in hits]
-        return Page(records, None if next_offset is None else encode_cursor(str(next_offset)))
+        inside = [h for h in hits if _before(h.id, until)]
+        records = [_record(h, include_vectors) for h in inside]
+        if next_offset is None or len(inside) < len(hits) or not _before(str(next_offset), until):
+            return Page(records, None)
+        return Page(records, encode_cursor(str(next_offset), until))
+
+    async def partitions(self, collection: CollectionSpec, namespace: str, count: int) -> list[str | None]:
+        """Equal slices of the point ids' uuid5 space (uniform, so about equal record counts): points
+        scroll in id order, so a slice starts at its first id and a scan stops at the next slice's."""
+        if collection.layout is not None:  # a native collection's ids need not be uniform uuids
+            return [None]
+        bounds = [str(uuid.UUID(int=(i << 128) // count)) for i in range(1, count)]
+        offsets: list[str | None] = [None, *bounds]
+        untils: list[str | None] = [*bounds, None]
+        return [encode_cursor(offset, until) for offset, until in zip(offsets, untils, strict=True)]
 
 
 def _no_options(url: URL) -> None:
@@ -415,6 +439,7 @@ class QdrantServerAdapter(QdrantAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.NORMALIZES_COSINE_VECTORS,
+            Capability.PARTITIONED_SCAN,
             Capability.PERSISTENT,
             Capability.SHARED_ACROSS_CONNECTIONS,
             Capability.NATIVE_LAYOUTS,
@@ -458,6 +483,7 @@ class QdrantMemoryAdapter(QdrantAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.NORMALIZES_COSINE_VECTORS,
+            Capability.PARTITIONED_SCAN,
             Capability.EXACT_SEARCH,
             Capability.EXACT_FLOATS,
             Capability.NATIVE_LAYOUTS,
@@ -516,6 +542,7 @@ class QdrantEdgeAdapter(QdrantAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.NORMALIZES_COSINE_VECTORS,
+            Capability.PARTITIONED_SCAN,
             Capability.EXACT_SEARCH,
             Capability.PERSISTENT,
             Capability.NATIVE_LAYOUTS,
