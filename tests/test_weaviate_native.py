@@ -30,13 +30,19 @@ import weaviate
 from google.protobuf import json_format
 from haystack import Document
 from haystack_integrations.document_stores.weaviate import WeaviateDocumentStore
+from langchain_core.embeddings import Embeddings
+from langchain_weaviate import WeaviateVectorStore as LangChainWeaviate
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.vector_stores.weaviate import WeaviateVectorStore as LlamaWeaviate
 from llama_index.vector_stores.weaviate.utils import get_data_object, to_node
 from vecbridge_weaviate import WeaviateAdapter
+from weaviate.connect.base import ConnectionParams
 from weaviate.proto.v1 import (
     aggregate_pb2,
     base_pb2,
     batch_delete_pb2,
+    batch_pb2,
     properties_pb2,
     search_get_pb2,
     tenants_pb2,
@@ -208,7 +214,8 @@ class Wire:
         if request.method == "POST" and path == "/v1/schema":  # Weaviate fills in the defaults
             posted = json.loads(request.content)
             properties = [prop(p["name"], p["dataType"][0]) for p in posted["properties"]]
-            created = class_json(posted["class"], properties, distance=posted["vectorIndexConfig"]["distance"])
+            distance = posted.get("vectorIndexConfig", {}).get("distance", "cosine")
+            created = class_json(posted["class"], properties, distance=distance)
             self.classes[posted["class"]] = created
             self.posted.append(posted)
             return httpx.Response(200, json=created)
@@ -280,8 +287,23 @@ class Wire:
             ]
         )
 
-    def batch_objects(self, request: Any) -> dict[int, str]:
+    def batch_objects(self, request: batch_pb2.BatchObjectsRequest) -> dict[int, str]:
+        """Store the objects as sent (a batch replaces an object of the same uuid); a property the class
+        does not have is added as Weaviate's auto-schema types it (ints as number)."""
         self.sent.append(("grpc_batch_objects", request))
+        for item in request.objects:
+            properties = json_format.MessageToDict(item.properties.non_ref_properties)
+            properties.update({p.prop_name: list(p.values) for p in item.properties.text_array_properties})
+            raw = item.vector_bytes or (item.vectors[0].vector_bytes if item.vectors else b"")
+            schema = self.classes[item.collection]["properties"]
+            known = {p["name"] for p in schema}
+            for key, found in properties.items():
+                if key not in known:
+                    kind = {str: "text", bool: "boolean", list: "text[]"}.get(type(found), "number")
+                    schema.append(prop(key, kind))
+            kept = [o for o in self.objects.get(item.collection, []) if (o.uuid, o.tenant) != (item.uuid, item.tenant)]
+            vector = np.frombuffer(raw, dtype=np.float32).tolist()
+            self.objects[item.collection] = [*kept, Obj(item.uuid, properties, vector, item.tenant)]
         return {}
 
     def batch_delete(self, request: Any) -> batch_delete_pb2.BatchDeleteReply:
@@ -680,3 +702,73 @@ async def test_a_class_created_in_a_preset_shape_is_what_the_framework_creates()
     assert sent.uuid == str(generate_uuid5("doc-1"))  # where weaviate-haystack looks for Document "doc-1"
     with pytest.raises(vb.CollectionExistsError):
         await store.create_collection("Default", DIMENSION, "dot", layout="haystack")
+
+
+# --- the frameworks' own stores on the wire, both ways ------------------------------------------------
+
+
+def sync_client(wire: Wire) -> weaviate.WeaviateClient:
+    """A synchronous ``WeaviateClient`` (what langchain-weaviate and llama-index-vector-stores-weaviate
+    take) on the same wire."""
+    params = ConnectionParams.from_params(
+        http_host="127.0.0.1", http_port=9, http_secure=False, grpc_host="127.0.0.1", grpc_port=10, grpc_secure=False
+    )
+    client = weaviate.WeaviateClient(connection_params=params, skip_init_checks=True)
+    connection: Any = client._connection
+    connection._weaviate_version = _ServerVersion(1, 33, 0)
+    connection._client = httpx.Client(transport=httpx.MockTransport(wire.rest))
+    connection.is_connected = lambda: True
+    connection.grpc_search = lambda *args, **kwargs: wire.search(kwargs.get("request", args[0] if args else None))
+    connection.grpc_batch_objects = lambda *args, **kwargs: wire.batch_objects(
+        kwargs.get("request", args[0] if args else None)
+    )
+    return client
+
+
+class FixedEmbeddings(Embeddings):
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0, float(len(text)), 0.5] for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0, 0.5]
+
+
+def _langchain_reads(wire: Wire, name: str) -> list[tuple[str, dict[str, Any]]]:
+    store = LangChainWeaviate(client=sync_client(wire), index_name=name, text_key="text", embedding=FixedEmbeddings())
+    return sorted((d.page_content, d.metadata) for d in store.similarity_search("q", k=10))
+
+
+async def test_langchain_weaviate_writes_vecbridge_reads_and_a_preset_copy_reads_the_same_in_langchain() -> None:
+    wire = Wire([], {})
+    writer = LangChainWeaviate(
+        client=sync_client(wire), index_name="LangChain_src", text_key="text", embedding=FixedEmbeddings()
+    )
+    writer.add_texts(["hello world", "second doc"], metadatas=[{"source": "a.txt", "page": 1}, {"source": "b.txt"}])
+    theirs = _langchain_reads(wire, "LangChain_src")
+    assert theirs == [("hello world", {"page": 1.0, "source": "a.txt"}), ("second doc", {"source": "b.txt"})]
+    store = wire.store()
+    source = store.collection("LangChain_src")
+    records = [r async for page in source.scan() for r in page.records]
+    assert sorted((r.document, r.metadata) for r in records) == theirs
+    copy = await store.create_collection("LangChain_copy", DIMENSION, "cosine", layout="langchain")
+    await copy.upsert(records)
+    assert _langchain_reads(wire, "LangChain_copy") == theirs
+
+
+async def test_llamaindex_weaviate_writes_vecbridge_reads_and_a_preset_copy_rebuilds_the_nodes() -> None:
+    wire = Wire([], {})
+    nodes = _llama_nodes()
+    LlamaWeaviate(weaviate_client=sync_client(wire), index_name="LlamaIndex_src").add(nodes)
+    store = wire.store()
+    source = store.collection("LlamaIndex_src")
+    spec = await source.spec()
+    assert spec.layout is not None and spec.layout.preset == "llamaindex"
+    records = [r async for page in source.scan() for r in page.records]
+    assert sorted((r.id, r.document) for r in records) == sorted((n.node_id, n.text) for n in nodes)
+    copy = await store.create_collection("LlamaIndex_copy", DIMENSION, "cosine", layout="llamaindex")
+    await copy.upsert(records)
+    reader = LlamaWeaviate(weaviate_client=sync_client(wire), index_name="LlamaIndex_copy")
+    found = reader.query(VectorStoreQuery(query_embedding=[1.0, 0.0, 0.5], similarity_top_k=10))
+    assert sorted((n.node_id, n.get_content(), n.metadata["topic"]) for n in found.nodes or []) == sorted(
+        (n.node_id, n.text, n.metadata["topic"]) for n in nodes
+    )
