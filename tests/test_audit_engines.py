@@ -222,10 +222,22 @@ def test_chroma_audits_its_collection_ef_search_and_tune_says_why_it_cannot_swee
 # --- the same cycle on Qdrant's engine and Milvus ------------------------------------------------------
 
 
-def audit_and_tune(url: str, name: str, vectors: Matrix, queries: Matrix, knob: str, low: int, tmp_path: Path) -> int:
-    """``audit --<knob> <low>`` reports the recall computed here; ``tune --apply`` names a setting
-    whose recall measured here is >= 0.95, and plain queries on a new connection then return the
-    answers of that setting. Returns the chosen setting."""
+def audit_and_tune(
+    url: str,
+    name: str,
+    vectors: Matrix,
+    queries: Matrix,
+    knob: str,
+    low: int,
+    tmp_path: Path,
+    apply: bool = True,
+    spread: float = 0.0,
+    values: str | None = None,
+) -> int:
+    """``audit --<knob> <low>`` reports the recall computed here; ``tune`` names a setting whose
+    recall measured here is >= 0.95, and with ``apply`` plain queries on a new connection then
+    return the answers of that setting. Returns the chosen setting. ``spread``: how much an
+    engine's recall varies between two runs of the same queries (0: it answers repeatably)."""
     query_file = write_queries(tmp_path, queries)
     setting = {knob: low}
     result = cli("audit", url, "--collection", name, "--queries", query_file, f"--{knob}", str(low),
@@ -236,17 +248,19 @@ def audit_and_tune(url: str, name: str, vectors: Matrix, queries: Matrix, knob: 
     found, _ = asyncio.run(answers(url, name, queries, vb.SearchParams(**setting)))
     measured = independent_recall(vectors, queries, found)
     assert measured < 0.95, f"the data must make {setting} clearly approximate"
-    assert report["filters"][0]["recall"] == pytest.approx(measured, abs=0.01)
+    assert report["filters"][0]["recall"] == pytest.approx(measured, abs=0.01 + spread)
     result = cli("tune", url, "--collection", name, "--queries", query_file, "--knob", knob,
-                 "--target-recall", "0.95", "--apply", "--json", str(tmp_path / "tune.json"))  # fmt: skip
+                 "--target-recall", "0.95", *(["--apply"] if apply else []), *(["--values", values] if values else []),
+                 "--json", str(tmp_path / "tune.json"))  # fmt: skip
     tuned = json.loads((tmp_path / "tune.json").read_text())
     assert result.exit_code == 0, result.output
-    assert tuned["applied"] is True
+    assert tuned["applied"] is apply
     chosen = int(tuned["chosen"][knob])
     explicit, _ = asyncio.run(answers(url, name, queries, vb.SearchParams(**{knob: chosen})))
-    assert independent_recall(vectors, queries, explicit) >= 0.95
-    plain, _ = asyncio.run(answers(url, name, queries))
-    assert plain == explicit
+    assert independent_recall(vectors, queries, explicit) >= 0.95 - spread
+    if apply:
+        plain, _ = asyncio.run(answers(url, name, queries))
+        assert plain == explicit
     return chosen
 
 
@@ -268,3 +282,38 @@ def test_qdrant_edge_audits_and_tunes_hnsw_ef(qdrant_edge_url: str, tmp_path: Pa
     plain_before, _ = asyncio.run(answers(qdrant_edge_url, name, queries))
     assert independent_recall(vectors, queries, plain_before) == 1.0  # without an ef, edge searches exactly
     audit_and_tune(qdrant_edge_url, name, vectors, queries, "ef", 10, tmp_path)
+
+
+def test_milvus_server_audits_and_tunes_hnsw_ef_and_refuses_to_apply_it(milvus_server_url: str, tmp_path: Path) -> None:
+    """Milvus searches a segment by its HNSW index once the segment is sealed, indexed and loaded:
+    20,000 x 32 records, flushed, indexed, reloaded. Milvus keeps vecbridge's facts in the
+    collection's description, fixed at creation (no SEARCH_DEFAULTS): ``tune --apply`` is refused
+    before the sweep, exit 2, with the reason."""
+    vectors, queries = clustered(20_000, 60, seed=5)
+    name = "audit_milvus"
+
+    async def load() -> None:
+        async with vb.connect(milvus_server_url) as store:
+            await store.drop_collection(name, missing_ok=True)
+            collection = await store.create_collection(
+                name, DIMENSION, "cosine", index=vb.HNSW(m=8, ef_construction=32)
+            )
+            await collection.upsert(records(vectors))
+            client = store.adapter.client  # type: ignore[attr-defined]
+            await client.flush(name)
+            for _ in range(60):
+                index = await client.describe_index(name, "vec")
+                if index.get("indexed_rows") == len(vectors):
+                    break
+                await asyncio.sleep(1)
+            await client.release_collection(name)
+            await client.load_collection(name)
+
+    asyncio.run(load())
+    # Milvus' HNSW answers differ between runs of the same query (measured: recall 0.740 and 0.752
+    # over the same 60 queries at ef 10): the audit and the independent run agree within that
+    audit_and_tune(
+        milvus_server_url, name, vectors, queries, "ef", 10, tmp_path, apply=False, spread=0.02, values="10,32,64,128"
+    )
+    refused = cli("tune", milvus_server_url, "--collection", name, "--sample", "5", "--target-recall", "0.9", "--apply")
+    assert refused.exit_code == 2 and "cannot store default search settings" in refused.output

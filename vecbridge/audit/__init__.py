@@ -138,6 +138,11 @@ async def tune(
     the choice becomes the collection's default search setting (``Collection.set_search_defaults``)."""
     if not 0.0 < target_recall <= 1.0:
         raise InvalidArgumentError(f"target recall must be in (0, 1], got {target_recall}")
+    if apply and Capability.SEARCH_DEFAULTS not in collection.store.capabilities:
+        raise UnsupportedFeatureError(
+            f"{collection.store.adapter.name} cannot store default search settings: tune without --apply "
+            "and pass the chosen setting per query"
+        )
     spec = await collection.spec()
     name = knob_of(collection, knob, spec.index)
     settings = sorted(set(values or DEFAULT_SWEEP[name]))
