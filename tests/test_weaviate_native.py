@@ -5,13 +5,13 @@ A real ``WeaviateAsyncClient`` talks to :class:`Wire`: its REST requests go to a
 its gRPC send methods get reply protobufs built here, so the client's own request builders and reply
 parsers run on both sides. Every request the adapter sends is recorded: reads must send no write.
 
-The objects are what the frameworks write, built by their own code where it is a pure function:
-llama-index-vector-stores-weaviate 1.7.1 ``get_data_object`` and weaviate-haystack 8.0.0
-``WeaviateDocumentStore._to_data_object`` (uuid ``generate_uuid5(id)``); langchain-weaviate 0.0.8
-``add_texts`` builds ``{text_key: text, **metadata}`` with datetimes as ISO strings (``vectorstores.py``),
-reproduced here. The properties come back typed as Weaviate's auto-schema types them (ints as
-``number``, ISO strings as ``date``), and what vecbridge reads is compared with what the frameworks'
-own readers (``to_node``, ``_to_document``) make of the same reply.
+The objects are what the frameworks write: langchain-weaviate 0.0.8 ``WeaviateVectorStore`` and
+llama-index-vector-stores-weaviate 1.7.1 ``WeaviateVectorStore`` run on a synchronous client on the same
+wire (their batch requests are stored as Weaviate would store them, auto-schema typing ints as
+``number``), and their pure builders (``get_data_object``, weaviate-haystack 8.0.0
+``WeaviateDocumentStore._to_data_object`` with uuid ``generate_uuid5(id)``) make objects directly. What
+vecbridge reads is compared with what the frameworks' own readers return (``similarity_search``,
+``query``, ``to_node``, ``_to_document``), and what vecbridge writes through a preset is read back by them.
 """
 
 from __future__ import annotations
