@@ -147,7 +147,9 @@ def test_info_json_lists_the_plain_table_as_native_with_its_facts_and_fields(art
         "created_at": ("timestamp with time zone", "metadata"),
     }
     notes = {field["name"]: field["note"] for field in entry["fields"]}
-    assert "ISO-8601" in notes["created_at"]
+    assert notes["created_at"] == "converted: ISO-8601 string; NULL: the key is absent"
+    assert notes["source_type"] == "NULL: the key is absent" and notes["tenant_id"] == ""  # NOT NULL
+    assert notes["metadata"].endswith("; a JSON null: the key is absent")
     assert entry["unfit"] == [] and entry["problem"] is None
     assert snapshot(dsn_of(article_url)) == before
 

@@ -207,11 +207,15 @@ def _fields(
         elif column is document:
             role = FieldRole.DOCUMENT
         elif column is namespace:
-            role, note = FieldRole.NAMESPACE, "values are namespace names; rows where it is NULL are in none"
+            role, note = FieldRole.NAMESPACE, "values are namespace names"
+            if not column.not_null:
+                note += "; rows where it is NULL are in none"
         elif column in merged:
-            role, note = FieldRole.METADATA_KEYS, "keys merged into the metadata; " + conversion_note(column.type)
+            rules = ["keys merged into the metadata", conversion_note(column.type), "a JSON null: the key is absent"]
+            role, note = FieldRole.METADATA_KEYS, "; ".join(rule for rule in rules if rule)
         elif column in metadata:
-            role, note = FieldRole.METADATA, conversion_note(column.type)
+            rules = [conversion_note(column.type), "" if column.not_null else "NULL: the key is absent"]
+            role, note = FieldRole.METADATA, "; ".join(rule for rule in rules if rule)
         elif column.name in ignored:
             role, note = FieldRole.IGNORED, "the framework's own bookkeeping, not metadata"
         elif not column.readable:
