@@ -268,3 +268,35 @@ def test_the_cli_writes_documented_json_and_a_readable_plot(tmp_path: Path) -> N
     assert [lat["concurrency"] for lat in report["filters"][1]["latency"]] == [1, 2]
     svg = (tmp_path / "audit.svg").read_text()
     assert svg.startswith("<svg") and "recall@k" in svg and svg.count("<circle") == 4
+
+
+async def test_migration_verify_reports_recall_of_both_sides_against_exact_search(
+    approximate: str, tmp_path: Path
+) -> None:
+    """The copy on an approximate store answers worse than the exact original: verify says by how
+    much, as recall@k of each side on the verify queries (with the migration's filter)."""
+    from vecbridge.migrate import migrate
+
+    records = clustered(600)
+    async with vb.connect("memory://") as source, vb.connect(approximate) as destination:
+        docs = await source.create_collection("docs", DIMENSION, "cosine")
+        await docs.upsert(records)
+        report = await migrate(
+            docs,
+            destination.collection("copy"),
+            filter={"even": True},
+            verify_mode="sample",
+            sample_queries=20,
+            checkpoint_dir=tmp_path,
+        )
+        verification = report.verification
+        assert verification is not None and verification.search_recall is not None
+        copy = destination.collection("copy")
+        queries = [r for r in records if r.metadata["even"]][:20]  # the first copied records are the queries
+        query_set = QuerySet(np.stack([np.asarray(r.vector) for r in queries]), tuple(r.id for r in queries), "")
+        answers = [[m.id for m in await copy.query(r.vector, top_k=11) if m.id != r.id][:10] for r in queries]
+    assert verification.search_recall["source"] == 1.0
+    expected = independent_recall(records, "cosine", query_set, answers, 10, {"even": True})
+    assert verification.search_recall["destination"] == pytest.approx(expected, abs=5e-5)  # rounded to 4 places
+    assert expected < 0.9
+    assert verification.to_dict()["search_recall"] == verification.search_recall

@@ -150,6 +150,13 @@ def _counts(counts: dict[str, int]) -> str:
     return f"{counts['source']}{excluded}->{counts['destination']}"
 
 
+def _search_recall(recall: dict[str, float] | None) -> str:
+    """``; recall@10 source 0.97, destination 0.96`` (against exact search), or nothing."""
+    if recall is None:
+        return ""
+    return f"; recall@{int(recall['k'])} source {recall['source']:.4f}, destination {recall['destination']:.4f}"
+
+
 def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
     console.print(
         f"copied {report.copied} records this run ({report.written_total} in total) in {report.copy_seconds:.1f} s "
@@ -183,6 +190,7 @@ def _print_report(report: MigrationReport, max_mismatches: int = 20) -> None:
             + ", ".join(f"{ns} {_counts(c)}" for ns, c in verification.counts.items())
             + f"; records {verification.records_matched}/{verification.records_checked} match"
             + f"; queries {verification.queries_matched}/{verification.queries_checked} agree"
+            + _search_recall(verification.search_recall)
             + f"; {len(verification.mismatches)} mismatches",
             highlight=False,
             markup=False,

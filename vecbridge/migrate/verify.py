@@ -12,8 +12,11 @@ from typing import Any, Literal
 import numpy as np
 
 from vecbridge.adapter import Capability
+from vecbridge.audit.measure import judge, run_queries
+from vecbridge.audit.queries import QuerySet
+from vecbridge.audit.truth import exact_answers
 from vecbridge.errors import InvalidArgumentError
-from vecbridge.filters import Filter
+from vecbridge.filters import Filter, MatchAll, parse_filter
 from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records
 from vecbridge.migrate.plan import MigrationPlan
 from vecbridge.migrate.reembed import ReEmbedding
@@ -40,6 +43,9 @@ class Verification:
     queries_matched: int = 0
     #: Mean share of the source's top-k ids that the destination also returned (1.0 = identical).
     query_agreement: float | None = None
+    #: Search equivalence on the same queries: recall@k of each side against exact search,
+    #: ``{"k": k, "source": r, "destination": r}`` (see :func:`_search_recall`).
+    search_recall: dict[str, float] | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
     seconds: float = 0.0
     #: Source records left out of the copy as unfit (``skip_unfit``): known exclusions, not mismatches.
@@ -62,6 +68,7 @@ class Verification:
             "queries_checked": self.queries_checked,
             "queries_matched": self.queries_matched,
             "query_agreement": None if self.query_agreement is None else round(self.query_agreement, 4),
+            "search_recall": self.search_recall,
             "excluded_unfit": self.excluded,
             "float_differences": None if self.floats is None else self.floats.to_dict(),
             "mismatch_count": len(self.mismatches),
@@ -183,6 +190,43 @@ async def _verify_queries(
         result.query_agreement = sum(shares) / len(shares)
 
 
+async def _search_recall(
+    queries: list[tuple[str, Record]],
+    source: Collection,
+    destination: Collection,
+    filter: Filter | None,
+    top_k: int,
+    metric: Metric,
+    result: Verification,
+    exclusions: dict[str, set[str]],
+) -> None:
+    """Does the copy answer as well as the original? Recall@k of the destination's answers and of
+    the source's own, both against the exact answers (:mod:`vecbridge.audit`: one streaming pass
+    over the source per namespace, each query's own record left out). The source answers with
+    ``filter``, the destination (which holds only the records it selected) without. A namespace
+    with records left out as unfit is skipped: its exact answers differ between the two sides."""
+    by_namespace: dict[str, list[Record]] = {}
+    for namespace, record in queries:
+        if not exclusions.get(namespace):
+            by_namespace.setdefault(namespace, []).append(record)
+    node = parse_filter(filter)
+    recalls: dict[str, list[float]] = {"source": [], "destination": []}
+    for namespace, records in by_namespace.items():
+        vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in records])
+        query_set = QuerySet(vectors, tuple(r.id for r in records), "verify queries")
+        original, copy = source.with_namespace(namespace), destination.with_namespace(namespace)
+        (exact,) = await exact_answers(original, query_set, top_k, [node])
+        for side, collection, given, selected in (
+            ("source", original, filter, node),
+            ("destination", copy, None, MatchAll()),
+        ):
+            answers, _ = await run_queries(collection, query_set, top_k, given, 1, None)
+            quality = await judge(collection, metric, query_set, selected, exact, answers)
+            recalls[side].extend(quality.per_query_recall)
+    if recalls["source"]:
+        result.search_recall = {"k": top_k, **{side: round(float(np.mean(v)), 4) for side, v in recalls.items()}}
+
+
 async def verify(
     source: Collection,
     destination: Collection,
@@ -270,6 +314,16 @@ async def verify(
                     seen.add(record.id)
     if mode in ("sample", "full") and sample_queries > 0 and re_embed is None:
         await _verify_queries(
+            queries[:sample_queries],
+            source,
+            destination,
+            filter,
+            top_k,
+            plan.destination_spec.metric,
+            result,
+            exclusions,
+        )
+        await _search_recall(
             queries[:sample_queries],
             source,
             destination,
