@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import vecbridge as vb
+from vecbridge.blocking import open_or_share
 from vecbridge.filters import Filter, evaluate, parse_filter
 from vecbridge.memory import MemoryAdapter
 from vecbridge.registry import unregister
-from vecbridge.sync import open_or_share
 
 EVEN_BELOW_TEN: Filter = {"group": "even", "rank": {"$lt": 10}}
 

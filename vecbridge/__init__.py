@@ -6,6 +6,7 @@
 """
 
 from vecbridge.adapter import Adapter, Capability
+from vecbridge.blocking import SyncCollection, SyncStore, connect_sync
 from vecbridge.errors import (
     AdapterNotInstalledError,
     BackendError,
@@ -27,12 +28,10 @@ from vecbridge.errors import (
 from vecbridge.filters import FilterCompiler, parse_filter
 from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField
 from vecbridge.migrate import migrate
-from vecbridge.migrate.sync import SyncReport
-from vecbridge.migrate.sync import sync as _sync
+from vecbridge.migrate.sync import SyncReport, sync
 from vecbridge.mirror import MirroredStore, mirror
 from vecbridge.registry import register
 from vecbridge.store import Collection, Store, connect
-from vecbridge.sync import SyncCollection, SyncStore, connect_sync
 from vecbridge.types import (
     DEFAULT_NAMESPACE,
     HNSW,
@@ -51,9 +50,6 @@ from vecbridge.url import URL
 
 __version__ = "0.1.0"
 
-#: ``vb.sync(source, destination)`` (vecbridge.migrate.sync), bound here because importing the module
-#: ``vecbridge.sync`` (the synchronous API) binds the package attribute of the same name
-sync = _sync
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from vecbridge.blocking import connect_sync
 from vecbridge.errors import VecbridgeError
 from vecbridge.layout import LayoutInput
-from vecbridge.sync import connect_sync
 from vecbridge.types import DEFAULT_NAMESPACE, Record
 
 try:

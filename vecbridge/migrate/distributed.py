@@ -22,6 +22,7 @@ only what is left. A page whose write still fails after the retries fails the ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -34,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from vecbridge.adapter import Capability
+from vecbridge.blocking import connect_sync
 from vecbridge.errors import InvalidArgumentError, VecbridgeError
 from vecbridge.filters import Filter
 from vecbridge.layout import Layout
@@ -44,7 +46,6 @@ from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.migrate.retry import RetryPolicy
 from vecbridge.store import Collection, Store
-from vecbridge.sync import connect_sync
 from vecbridge.types import Record
 
 try:
@@ -355,8 +356,9 @@ class RayCopy:
                 if on_progress is not None:
                     on_progress("copy", await ledger.written.remote(), plan.to_copy)
             await running
-            checkpoint.state = await ledger.state.remote()
-        finally:
+        finally:  # the driver's copy of the checkpoint takes the ledger's, whatever happened
+            with contextlib.suppress(ray.exceptions.RayError):
+                checkpoint.state = await ledger.state.remote()
             ray.kill(ledger)
         unfinished = [
             f"{namespace}#{index}"

@@ -29,8 +29,8 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 import vecbridge as vb
 from langchain_vecbridge.relevance import RELEVANCE
+from vecbridge.blocking import open_or_share
 from vecbridge.filters import Filter
-from vecbridge.sync import open_or_share
 from vecbridge.types import Metadata
 from vecbridge.validation import refuse_unknown_options
 

@@ -24,8 +24,8 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack_integrations.document_stores.vecbridge.filters import to_vecbridge_filter
 
 import vecbridge as vb
+from vecbridge.blocking import open_or_share
 from vecbridge.filters import Filter
-from vecbridge.sync import open_or_share
 
 T = TypeVar("T")
 DEFAULT_COLLECTION = "haystack"

@@ -31,9 +31,9 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from llama_index.vector_stores.vecbridge.filters import to_vecbridge_filter
 
 import vecbridge as vb
+from vecbridge.blocking import open_or_share
 from vecbridge.filters import Filter, evaluate, parse_filter
 from vecbridge.memory import exact_scores
-from vecbridge.sync import open_or_share
 from vecbridge.types import Metadata
 from vecbridge.validation import refuse_unknown_options
 
