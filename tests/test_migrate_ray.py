@@ -302,3 +302,24 @@ def test_records_without_a_document_refuse_a_re_embedding_by_id(tmp_path: Path) 
     assert "default:'default/3'" in result.output and "tenant-b:'tenant-b/9'" in result.output
     with vb.connect_sync(f"local://{tmp_path / 'destination'}") as destination:
         assert not destination.has_collection("docs")  # refused before any write
+
+
+def test_the_ledger_advances_a_partition_only_along_written_pages(tmp_path: Path) -> None:
+    from vecbridge.migrate.distributed import PartitionLedger
+
+    state: dict[str, Any] = {
+        "version": 1,
+        "order": ["default"],
+        "namespaces": {"default": {"cursor": None, "done": False, "written": 0}},
+        "partitions": {"default": [{"start": "s", "cursor": "s", "done": False, "written": 0}]},
+    }
+    ledger = PartitionLedger(str(tmp_path / "checkpoint.json"), state)
+    ledger.acknowledge("default", 0, "b", "c", 5)  # a later page first: nothing moves
+    assert ledger.resume_at("default", 0) == ("s", False) and ledger.written() == 0
+    ledger.acknowledge("default", 0, "s", "b", 5)  # the first page: both move, the file is saved
+    assert ledger.resume_at("default", 0) == ("c", False) and ledger.written() == 10
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["partitions"]["default"][0]["cursor"] == "c"
+    ledger.acknowledge("default", 0, "s", "b", 5)  # a page written twice (a retried task) counts once
+    ledger.acknowledge("default", 0, "c", None, 3)  # the last page ends the partition and the namespace
+    assert ledger.resume_at("default", 0) == ("c", True) and ledger.written() == 13
+    assert state["namespaces"]["default"]["done"]
