@@ -18,6 +18,7 @@ from vecbridge_conformance.filters_tests import FilterTests
 from vecbridge_conformance.partitions_tests import PartitionTests
 from vecbridge_conformance.query_tests import QueryTests, ScoreTests
 from vecbridge_conformance.records_tests import CountTests, ScanTests
+from vecbridge_conformance.search_tests import SearchParamsTests
 
 import vecbridge as vb
 
@@ -55,6 +56,10 @@ class TestNativeCount(NativeLayout, CountTests):
 
 class TestNativeScan(NativeLayout, ScanTests):
     pass
+
+
+class TestNativeSearchParams(NativeLayout, SearchParamsTests):
+    """ef, probes and exact on a native table; a stored default is refused there (no registry row)."""
 
 
 class TestNativePartitions(NativeLayout, PartitionTests):

@@ -21,14 +21,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-from vecbridge_conformance import CountTests, DifferentialTests, FilterTests, QueryTests, ScanTests, ScoreTests
+from vecbridge_conformance import (
+    CountTests,
+    DifferentialTests,
+    FilterTests,
+    QueryTests,
+    ScanTests,
+    ScoreTests,
+    SearchParamsTests,
+)
 
 import vecbridge as vb
 
 FLAT = vb.Layout.parse({"id": "doc_id", "document": "text"})
 
 
-class NativeQdrant(QueryTests, ScoreTests, FilterTests, CountTests, ScanTests, DifferentialTests):
+class NativeQdrant(QueryTests, ScoreTests, SearchParamsTests, FilterTests, CountTests, ScanTests, DifferentialTests):
     layout: ClassVar[vb.Layout | str | None] = "haystack"
 
     async def drop_native_collection(self, store: vb.Store, name: str) -> None:
