@@ -30,6 +30,7 @@ import weaviate
 from google.protobuf import json_format
 from haystack import Document
 from haystack_integrations.document_stores.weaviate import WeaviateDocumentStore
+from haystack_integrations.document_stores.weaviate.document_store import DOCUMENT_COLLECTION_PROPERTIES
 from langchain_core.embeddings import Embeddings
 from langchain_weaviate import WeaviateVectorStore as LangChainWeaviate
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -333,12 +334,19 @@ class Wire:
 
             return send
 
-        connection.grpc_search = answering(self.search)
-        connection.grpc_aggregate = answering(self.aggregate)
-        connection.grpc_tenants_get = answering(self.tenants_get)
-        connection.grpc_batch_objects = answering(self.batch_objects)
-        connection.grpc_batch_delete = answering(self.batch_delete)
+        for method, handler in self.handlers().items():
+            setattr(connection, method, answering(handler))
         return client
+
+    def handlers(self) -> dict[str, Callable[[Any], Any]]:
+        """The connection's gRPC send methods, answered here."""
+        return {
+            "grpc_search": self.search,
+            "grpc_aggregate": self.aggregate,
+            "grpc_tenants_get": self.tenants_get,
+            "grpc_batch_objects": self.batch_objects,
+            "grpc_batch_delete": self.batch_delete,
+        }
 
     def store(self) -> vb.Store:
         """A store whose adapter runs on this wire (what ``vb.connect("weaviate://...")`` opens)."""
@@ -718,10 +726,12 @@ def sync_client(wire: Wire) -> weaviate.WeaviateClient:
     connection._weaviate_version = _ServerVersion(1, 33, 0)
     connection._client = httpx.Client(transport=httpx.MockTransport(wire.rest))
     connection.is_connected = lambda: True
-    connection.grpc_search = lambda *args, **kwargs: wire.search(kwargs.get("request", args[0] if args else None))
-    connection.grpc_batch_objects = lambda *args, **kwargs: wire.batch_objects(
-        kwargs.get("request", args[0] if args else None)
-    )
+    for method, handler in wire.handlers().items():
+
+        def answer(*args: Any, handler: Callable[[Any], Any] = handler, **kwargs: Any) -> Any:
+            return handler(kwargs.get("request", args[0] if args else None))
+
+        setattr(connection, method, answer)
     return client
 
 
@@ -772,3 +782,42 @@ async def test_llamaindex_weaviate_writes_vecbridge_reads_and_a_preset_copy_rebu
     assert sorted((n.node_id, n.get_content(), n.metadata["topic"]) for n in found.nodes or []) == sorted(
         (n.node_id, n.text, n.metadata["topic"]) for n in nodes
     )
+
+
+def _haystack_store(wire: Wire, name: str, create: bool) -> WeaviateDocumentStore:
+    """weaviate-haystack's store on the wire (its client handed in; the class created as its own
+    ``client`` property creates it)."""
+    settings = {
+        "class": name,
+        "invertedIndexConfig": {"indexNullState": True},
+        "properties": DOCUMENT_COLLECTION_PROPERTIES,
+    }
+    store = WeaviateDocumentStore(collection_settings=settings)
+    store._client = sync_client(wire)
+    if create:
+        store._client.collections.create_from_dict(store._collection_settings)
+    return store
+
+
+def _haystack_reads(store: WeaviateDocumentStore) -> list[tuple[str, str | None, dict[str, Any]]]:
+    found = store._embedding_retrieval(query_embedding=[1.0, 0.0, 0.5], top_k=10)
+    return sorted((d.id, d.content, d.meta) for d in found)
+
+
+async def test_weaviate_haystack_writes_vecbridge_reads_and_a_preset_copy_reads_the_same_in_haystack() -> None:
+    wire = Wire([], {})
+    writer = _haystack_store(wire, "Default", create=True)
+    documents = [
+        Document(id="doc-a", content="first content", meta={"file": "a.pdf", "page": 3}, embedding=[1.0, 0.2, 0.1]),
+        Document(id="doc-b", content="second content", meta={"file": "b.pdf"}, embedding=[0.3, 1.0, 0.1]),
+    ]
+    writer.write_documents(documents)
+    theirs = _haystack_reads(writer)
+    assert [(i, c) for i, c, _ in theirs] == [("doc-a", "first content"), ("doc-b", "second content")]
+    store = wire.store()
+    source = store.collection("Default")
+    records = [r async for page in source.scan() for r in page.records]
+    assert sorted((r.id, r.document, r.metadata) for r in records) == theirs
+    copy = await store.create_collection("HaystackCopy", DIMENSION, "cosine", layout="haystack")
+    await copy.upsert(records)
+    assert _haystack_reads(_haystack_store(wire, "HaystackCopy", create=False)) == theirs
