@@ -401,7 +401,7 @@ def migrate_command(
                     name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error
                 )
 
-            copy_engine = ray_engine(source, destination, partitions) if engine == "ray" else None
+            copy_engine = ray_engine(source, destination, partitions) if engine == "ray" and not dry_run else None
             names = await selected_collections(source, collections, all_collections)
             if len(names) == 1 and not all_collections:
                 single = await one(names[0])
@@ -413,7 +413,7 @@ def migrate_command(
             print_store_report(everything, "migration")
             return exit_code(everything.runs)
 
-    with engine_session(engine, ray_address):
+    with engine_session("process" if dry_run else engine, ray_address):  # a plan needs no cluster
         code = _run(run())
     raise SystemExit(code)
 
