@@ -5,10 +5,10 @@ A real ``WeaviateAsyncClient`` talks to :class:`Wire`: its REST requests go to a
 its gRPC send methods get reply protobufs built here, so the client's own request builders and reply
 parsers run on both sides. Every request the adapter sends is recorded: reads must send no write.
 
-The objects are what the frameworks write: langchain-weaviate 0.0.8 ``WeaviateVectorStore`` and
-llama-index-vector-stores-weaviate 1.7.1 ``WeaviateVectorStore`` run on a synchronous client on the same
-wire (their batch requests are stored as Weaviate would store them, auto-schema typing ints as
-``number``), and their pure builders (``get_data_object``, weaviate-haystack 8.0.0
+The objects are what the frameworks write: langchain-weaviate 0.0.8 ``WeaviateVectorStore``,
+llama-index-vector-stores-weaviate 1.7.1 ``WeaviateVectorStore`` and weaviate-haystack 8.0.0
+``WeaviateDocumentStore`` run on a synchronous client on the same wire (their batch requests are stored
+as Weaviate would store them, auto-schema typing ints as ``number``), and their pure builders (``get_data_object``, weaviate-haystack 8.0.0
 ``WeaviateDocumentStore._to_data_object`` with uuid ``generate_uuid5(id)``) make objects directly. What
 vecbridge reads is compared with what the frameworks' own readers return (``similarity_search``,
 ``query``, ``to_node``, ``_to_document``), and what vecbridge writes through a preset is read back by them.
