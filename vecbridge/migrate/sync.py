@@ -44,13 +44,13 @@ from typing import Any, Literal
 from vecbridge.adapter import Capability
 from vecbridge.errors import InvalidArgumentError
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
-from vecbridge.migrate.compare import Mismatch, compare_records, content_digest
+from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records, content_digest
 from vecbridge.migrate.copy import _write_page
 from vecbridge.migrate.errors import MigrationRefusedError, SyncFailedError
 from vecbridge.migrate.plan import MigrationPlan, plan_migration
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.migrate.retry import RetryPolicy
-from vecbridge.migrate.verify import VERIFY_MODES, Verification, VerifyMode, verify
+from vecbridge.migrate.verify import UNMEASURED_FLOAT_ULPS, VERIFY_MODES, Verification, VerifyMode, verify
 from vecbridge.store import Collection
 from vecbridge.types import Metric, Record
 
@@ -150,6 +150,14 @@ class _Pass:
             and plan.destination_spec.metric is Metric.COSINE
         )
         self.excluded = plan.exclusions()
+        # float metadata the destination rounds within its declared bound is the same content, or every
+        # sync would rewrite it (and read back the same rounding)
+        declared = type(destination.store.adapter).float_error_ulps
+        self.floats = (
+            None
+            if Capability.EXACT_FLOATS in destination.store.capabilities
+            else FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)
+        )
         self.compared = 0
         self.queue: asyncio.Queue[tuple[int, str, list[Record]] | None] = asyncio.Queue(maxsize=2 * writers)
         self.tracker = PageTracker(checkpoint)
@@ -232,7 +240,7 @@ class _Pass:
             current = {record.id: record for record in await self.policy.call(partial(scoped.get, ids))}
             for record in suspects:
                 other = current.get(record.id)
-                if other is None or compare_records(record, other, namespace, self.normalize):
+                if other is None or compare_records(record, other, namespace, self.normalize, self.floats):
                     tallies["updated"] += 1
                     changed.append(record)
                 else:
