@@ -45,7 +45,7 @@ from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.compare import Mismatch, compare_records, metadata_differences
 from vecbridge.migrate.copy import CopyEngine, _copy, _Sample
 from vecbridge.migrate.errors import MigrationFailedError, MigrationRefusedError
-from vecbridge.migrate.plan import MigrationPlan, PlanIssue, UnfitRecord, plan_migration
+from vecbridge.migrate.plan import MigrationPlan, PlanIssue, UnfitRecord, plan_migration, prepared_destination
 from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import MigrationReport, ProgressCallback
 from vecbridge.migrate.verify import VERIFY_MODES, Verification, VerifyMode, verify
@@ -166,19 +166,7 @@ async def migrate(
         if plan.resume_from is not None
         else Checkpoint.fresh(checkpoint_path, identity, plan.namespaces)
     )
-    if not plan.destination_exists:
-        spec = plan.destination_spec
-        # the handle create_collection returns knows what describing may not yet (Chroma learns a
-        # collection's dimension from its first record)
-        destination = await destination.store.create_collection(
-            destination.name,
-            spec.dimension,
-            spec.metric,
-            index=spec.index,
-            embedding_model=spec.embedding_model,
-            exist_ok=True,
-            layout=spec.layout,  # a native shape (--to-layout), else vecbridge's own
-        )
+    destination = await prepared_destination(plan, destination)
     checkpoint.save()
 
     writer_count = max(1, min(writers, destination.store.adapter.max_concurrency))

@@ -557,3 +557,22 @@ def _unfit_issues(unfit: list[UnfitRecord], skip_unfit: bool) -> list[PlanIssue]
                 )
             )
     return issues
+
+
+async def prepared_destination(plan: MigrationPlan, destination: Collection) -> Collection:
+    """The handle to write: ``destination``, created first with the planned facts when it is missing,
+    in the planned shape (a native layout from ``--to-layout``, else vecbridge's own). The handle
+    ``create_collection`` returns knows what describing may not yet (Chroma learns a collection's
+    dimension from its first record)."""
+    if plan.destination_exists:
+        return destination
+    spec = plan.destination_spec
+    return await destination.store.create_collection(
+        destination.name,
+        spec.dimension,
+        spec.metric,
+        index=spec.index,
+        embedding_model=spec.embedding_model,
+        exist_ok=True,
+        layout=spec.layout,
+    )

@@ -47,7 +47,7 @@ from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
 from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records, content_digest
 from vecbridge.migrate.copy import _write_page
 from vecbridge.migrate.errors import MigrationRefusedError, SyncFailedError
-from vecbridge.migrate.plan import MigrationPlan, plan_migration
+from vecbridge.migrate.plan import MigrationPlan, plan_migration, prepared_destination
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.migrate.retry import RetryPolicy
 from vecbridge.migrate.verify import UNMEASURED_FLOAT_ULPS, VERIFY_MODES, Verification, VerifyMode, verify
@@ -327,17 +327,7 @@ async def sync(
         return report
     if not plan.ok:
         raise MigrationRefusedError(plan)
-    if not plan.destination_exists:
-        spec = plan.destination_spec
-        destination = await destination.store.create_collection(
-            destination.name,
-            spec.dimension,
-            spec.metric,
-            index=spec.index,
-            embedding_model=spec.embedding_model,
-            exist_ok=True,
-            layout=spec.layout,
-        )
+    destination = await prepared_destination(plan, destination)
     order = await _namespaces(plan, destination, namespaces)
     checkpoint = existing if existing is not None else _fresh_checkpoint(path, plan, order, prune)
     checkpoint.save()
