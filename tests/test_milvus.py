@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from pymilvus import AsyncMilvusClient
 from vecbridge_milvus import MilvusAdapter
 from vecbridge_milvus.adapter import MAX_DOCUMENT_BYTES, MAX_JSON_BYTES
 
@@ -71,20 +70,15 @@ async def collection_name(store: vb.Store) -> AsyncIterator[str]:
     await store.drop_collection(name, missing_ok=True)
 
 
-async def _native_count(engine_url: str, name: str) -> int:
-    """Entities in the Milvus collection, counted by pymilvus itself (duplicates would show here)."""
-    url = vb.URL.parse(engine_url)
-    client = AsyncMilvusClient(uri=url.path if url.driver == "lite" else f"http://{url.host}:{url.port}")
-    try:
-        rows = await client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
-        return int(rows[0]["count(*)"])
-    finally:
-        await client.close()
+async def _native_count(store: vb.Store, name: str) -> int:
+    """Entities in the Milvus collection, counted by pymilvus itself (duplicates would show here), on the
+    store's own client: a second client to a Lite file shares its connection, and closing it closes both."""
+    assert isinstance(store.adapter, MilvusAdapter)
+    rows = await store.adapter.client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+    return int(rows[0]["count(*)"])
 
 
-async def test_upserting_the_same_ids_twice_leaves_one_entity_each(
-    store: vb.Store, collection_name: str, engine_url: str
-) -> None:
+async def test_upserting_the_same_ids_twice_leaves_one_entity_each(store: vb.Store, collection_name: str) -> None:
     collection = await store.create_collection(collection_name, 16, "cosine")
     vectors = _random_vectors(1000, 16, seed=1)
     first = [vb.Record(id=f"id-{i}", vector=vectors[i], metadata={"round": 1, "stale": True}) for i in range(1000)]
@@ -94,7 +88,7 @@ async def test_upserting_the_same_ids_twice_leaves_one_entity_each(
     assert await collection.count() == 1000
     assert await collection.count({"round": 2}) == 1000
     assert await collection.count({"stale": {"$exists": True}}) == 0
-    assert await _native_count(engine_url, collection_name) == 1000
+    assert await _native_count(store, collection_name) == 1000
     got = await collection.get(["id-0", "id-999"])
     assert [r.metadata for r in got] == [{"round": 2}, {"round": 2}]
     np.testing.assert_allclose(np.asarray(got[0].vector), vectors[999], rtol=1e-6)
@@ -211,7 +205,7 @@ async def test_int_values_compare_exactly_with_fractional_float_operands(store: 
 
 
 async def test_a_multi_batch_upsert_whose_last_record_is_too_long_writes_nothing(
-    store: vb.Store, collection_name: str, engine_url: str
+    store: vb.Store, collection_name: str
 ) -> None:
     collection = await store.create_collection(collection_name, 8, "cosine")
     vectors = _random_vectors(2500, 8, seed=7)
@@ -222,7 +216,7 @@ async def test_a_multi_batch_upsert_whose_last_record_is_too_long_writes_nothing
     assert (caught.value.record_id, caught.value.field) == ("r2499", "document")
     assert "65535" in str(caught.value)
     assert await collection.count() == 0
-    assert await _native_count(engine_url, collection_name) == 0
+    assert await _native_count(store, collection_name) == 0
 
 
 async def test_document_limit_counts_utf8_bytes_and_the_largest_document_round_trips(
@@ -265,15 +259,11 @@ async def test_metadata_over_the_json_field_limit_is_refused_naming_the_record(
 # --- index settings: the server builds what the spec asks for; Lite 2.5 has no HNSW -----------------
 
 
-async def _index_of(engine_url: str, name: str) -> dict[str, object]:
-    url = vb.URL.parse(engine_url)
-    client = AsyncMilvusClient(uri=url.path if url.driver == "lite" else f"http://{url.host}:{url.port}")
-    try:
-        [index_name] = await client.list_indexes(name)
-        described: dict[str, object] = await client.describe_index(name, index_name)
-        return described
-    finally:
-        await client.close()
+async def _index_of(store: vb.Store, name: str) -> dict[str, object]:
+    assert isinstance(store.adapter, MilvusAdapter)
+    [index_name] = await store.adapter.client.list_indexes(name)
+    described: dict[str, object] = await store.adapter.client.describe_index(name, index_name)
+    return described
 
 
 @pytest.mark.parametrize(
@@ -292,7 +282,7 @@ async def test_the_index_built_is_the_one_asked_for_and_queries_past_its_ef_are_
     lite_index: str,
 ) -> None:
     collection = await store.create_collection(collection_name, 16, "euclidean", index=index)
-    described = await _index_of(engine_url, collection_name)
+    described = await _index_of(store, collection_name)
     if engine_url.startswith("milvus+lite://"):
         assert described["index_type"] == lite_index  # Lite 2.5.1 offers FLAT, IVF_FLAT and AUTOINDEX only
     else:
