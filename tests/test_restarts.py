@@ -2,9 +2,9 @@
 
 Each test owns its server (stopping a shared one would disturb other tests). Within the retry budget
 the run waits for the server and completes; past it the run stops with its checkpoint and a resumed
-run finishes; either way the destination ends an exact copy (``verify full``). The run past the
-budget is tested on Chroma, which refuses connections at once: a stopped PostgreSQL makes each
-attempt wait for the pgvector adapter's pool (30 s, four times per call), minutes per run.
+run finishes; either way the destination ends an exact copy (``verify full``). Past the budget on
+PostgreSQL the URL sets ``pool_timeout=1``: with the default 30 s each attempt waits for the pool
+that long (four times per call), minutes before the run gives up.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from servers.chroma import halt_chroma, start_chroma, stop_chroma
 from servers.pgvector import dsn_to_url, halt_postgres, restart_postgres, start_postgres, stop_postgres
 
 import vecbridge as vb
+from vecbridge.migrate import MigrationFailedError
 from vecbridge.migrate.errors import SyncFailedError
 
 DIMENSION = 16
@@ -111,6 +112,41 @@ async def test_postgresql_restarted_during_a_migration_into_it_is_waited_for(
         )
         assert outage.task is not None and outage.task.done()
         assert report.succeeded and report.copied == RECORDS, report.error
+        assert report.verification is not None and report.verification.records_matched == RECORDS
+    await source.store.close()
+
+
+async def test_postgresql_away_past_the_budget_stops_the_migration_and_resume_finishes_it(
+    tmp_path: Path, own_postgres: tuple[str, Path]
+) -> None:
+    url, data = own_postgres
+    url += "?pool_timeout=1"  # each attempt waits 1 s for a session, not 30: the budget runs out in seconds
+    source = await populate(f"local://{tmp_path / 'source'}")
+    checkpoints = tmp_path / "c"
+    async with vb.connect(url) as destination:
+        outage = Outage(lambda: halt_postgres(data), lambda: None, RECORDS // 3, 0.0, start_again=False)
+        with pytest.raises(MigrationFailedError) as failed:
+            await vb.migrate(
+                source,
+                destination.collection("docs"),
+                checkpoint_dir=checkpoints,
+                page_size=PAGE,
+                writers=2,
+                retries=2,
+                retry_delay=0.2,
+                on_progress=outage,
+            )
+        written = failed.value.report.written_total
+        assert 0 < written < RECORDS
+        assert list(checkpoints.glob("*.json")), "the checkpoint stays for --resume"
+    await asyncio.to_thread(restart_postgres, data)
+    async with vb.connect(url) as destination:
+        report = await vb.migrate(
+            source, destination.collection("docs"), checkpoint_dir=checkpoints, page_size=PAGE, resume=True,
+            verify_mode="full",
+        )  # fmt: skip
+        assert report.resumed and report.succeeded, report.error
+        assert report.copied <= RECORDS - written + 2 * PAGE  # the rest, not everything again
         assert report.verification is not None and report.verification.records_matched == RECORDS
     await source.store.close()
 

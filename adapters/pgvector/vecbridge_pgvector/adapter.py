@@ -19,7 +19,7 @@ import json
 import struct
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -62,7 +62,17 @@ MAX_INDEXED_DIMENSION = 2000
 #: The largest ``hnsw.ef_search`` pgvector accepts.
 MAX_EF_SEARCH = 1000
 _URL_OPTIONS = frozenset(
-    {"schema", "pool_min", "pool_max", "ef_search", "options", "sslmode", "connect_timeout", "application_name"}
+    {
+        "schema",
+        "pool_min",
+        "pool_max",
+        "pool_timeout",
+        "ef_search",
+        "options",
+        "sslmode",
+        "connect_timeout",
+        "application_name",
+    }
 )
 _LOCK_KEY = 0x7662_6467  # advisory lock serializing DDL of vecbridge collections ("vbdg")
 
@@ -133,7 +143,9 @@ class PgvectorAdapter(Adapter):
     float_error_ulps: ClassVar[int | None] = 0
     filter_compiler = PgvectorFilterCompiler
 
-    def __init__(self, conninfo: str, schema: str, pool_min: int, pool_max: int, ef_search: int) -> None:
+    def __init__(
+        self, conninfo: str, schema: str, pool_min: int, pool_max: int, ef_search: int, pool_timeout: int = 30
+    ) -> None:
         self.schema = schema
         self.ef_search = ef_search
         self.stats = QueryStats()
@@ -158,7 +170,9 @@ class PgvectorAdapter(Adapter):
             open=False,
             configure=self._configure,
             kwargs={"autocommit": True},
-            timeout=30,
+            # how long a call waits for a session: while the server is down, each attempt of a call
+            # (and of a long run's retries) waits this long before it fails as transient
+            timeout=pool_timeout,
         )
 
     # --- connection ------------------------------------------------------------------------------
@@ -191,7 +205,7 @@ class PgvectorAdapter(Adapter):
         ef_search = _int_option(url, "ef_search", 40)
         if ef_search > MAX_EF_SEARCH:
             raise InvalidURLError(f"{url}: ef_search is at most {MAX_EF_SEARCH}")
-        adapter = cls(conninfo, schema, pool_min, pool_max, ef_search)
+        adapter = cls(conninfo, schema, pool_min, pool_max, ef_search, _int_option(url, "pool_timeout", 30))
         with adapter.errors(f"connect to {url}"):
             await adapter.pool.open(wait=True, timeout=30)
         return adapter
@@ -798,7 +812,9 @@ class PgvectorAdapter(Adapter):
 class PgvectorBulkLoad(BulkLoad):
     """Drop the ANN and metadata indexes on entry, build them once on exit: COPY into an unindexed
     table runs orders of magnitude faster than maintaining an HNSW graph row by row. Queries during
-    the load stay correct (they scan exactly). The exit builds the indexes even when the load failed."""
+    the load stay correct (they scan exactly). The exit builds the indexes even when the load failed,
+    if the server still answers: when it does not (it went away, which is why the load failed), the
+    load's own error is the one raised, and the resumed load builds them at its end."""
 
     def __init__(self, adapter: PgvectorAdapter, collection: CollectionSpec) -> None:
         self.adapter = adapter
@@ -810,7 +826,11 @@ class PgvectorBulkLoad(BulkLoad):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.adapter.build_indexes(self.collection)
+        if exc_info[0] is None:
+            await self.adapter.build_indexes(self.collection)
+            return
+        with suppress(VecbridgeError):
+            await self.adapter.build_indexes(self.collection)
 
 
 def _json_float(value: float) -> str:
