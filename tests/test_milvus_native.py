@@ -150,7 +150,11 @@ def expected_books(db: Path, name: str = "books") -> dict[str, vb.Record]:
         client.close()
     records = {}
     for row in rows:
-        metadata = {key: metadata_value(value) for key, value in row.items() if key not in ("book_id", "emb", "text")}
+        metadata = {  # list(): pymilvus before 2.6.10 returns ARRAY values as protobuf containers
+            key: metadata_value(list(value) if key in ("tags", "nums") else value)
+            for key, value in row.items()
+            if key not in ("book_id", "emb", "text")
+        }
         records[str(row["book_id"])] = vb.Record(str(row["book_id"]), np.asarray(row["emb"]), metadata, row["text"])
     return records
 
@@ -405,3 +409,217 @@ def test_vecbridge_migrate_copies_a_pymilvus_collection_to_the_reference_engine(
             return await read_all(store.collection("books"))
 
     assert_records_equal(asyncio.run(copied()), expected)
+
+
+# --- data written by the frameworks ------------------------------------------------------------------
+
+
+@pytest.fixture
+def langchain_orm_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """langchain-milvus 0.3 opens collections through pymilvus' ORM under ``MilvusClient._using``, an
+    alias pymilvus 2.6.10+ no longer registers (langchain-milvus 0.4 needs milvus-lite 3, not the
+    engine; llama-index-vector-stores-milvus needs pymilvus < 3): register it, as pymilvus did before."""
+    from pymilvus import connections
+
+    original = MilvusClient.__init__
+
+    def init(self: MilvusClient, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        connections._alias_handlers.setdefault(self._using, self._handler)
+
+    monkeypatch.setattr(MilvusClient, "__init__", init)
+
+
+def fake_embedding() -> Any:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    return DeterministicFakeEmbedding(size=DIMENSION)
+
+
+NOTES = [f"note {i} about {('tea', 'coffee', 'water')[i % 3]}" for i in range(12)]
+NOTE_METADATA = [
+    {"drink": ("tea", "coffee", "water")[i % 3], "cups": i, "hot": i % 2 == 0, "rate": i / 4} for i in range(12)
+]
+
+
+def langchain_milvus(db: Path, **options: Any) -> Any:
+    from langchain_milvus import Milvus
+
+    return Milvus(fake_embedding(), connection_args={"uri": str(db)}, **options)
+
+
+def search_on_milvus(db: Path, query: str, **options: Any) -> list[tuple[str, dict[str, Any]]]:
+    store = langchain_milvus(db, enable_dynamic_field=True)  # its client stays open: LangChain's ORM shares it
+    return [(doc.page_content, doc.metadata) for doc in store.similarity_search(query, k=4, **options)]
+
+
+@pytest.mark.usefixtures("langchain_orm_alias")
+async def test_langchain_typed_fields_read_back_as_langchain_wrote_them(db: Path) -> None:
+    """langchain-milvus without dynamic fields: one typed field per metadata key, fixed by the first document."""
+    from langchain_milvus import Milvus
+
+    ids = [f"n-{i}" for i in range(len(NOTES))]
+    Milvus.from_texts(NOTES, fake_embedding(), metadatas=NOTE_METADATA, ids=ids, connection_args={"uri": str(db)})
+    async with vb.connect(lite(db)) as store:
+        info = await store.describe_collection("LangChainCollection")
+        layout = info.spec.layout
+        assert layout is not None and (layout.preset, layout.id, layout.document) == ("langchain", "pk", "text")
+        assert info.spec.metric is vb.Metric.EUCLIDEAN  # langchain-milvus' default index: L2
+        records = await read_all(store.collection("LangChainCollection"))
+        assert await store.collection("LangChainCollection").count({"drink": "tea", "hot": True}) == 2
+    assert sorted(records) == sorted(ids)
+    for i, key in enumerate(ids):
+        assert (records[key].document, records[key].metadata) == (NOTES[i], NOTE_METADATA[i])
+        np.testing.assert_allclose(records[key].vector, fake_embedding().embed_query(NOTES[i]), atol=1e-6)
+    # LangChain itself returns the primary key inside the metadata: vecbridge reads it as the id
+    (doc,) = langchain_milvus(db).similarity_search(NOTES[4], k=1)
+    assert doc.metadata == {"pk": "n-4", **NOTE_METADATA[4]}
+
+
+@pytest.mark.usefixtures("langchain_orm_alias")
+async def test_langchain_auto_ids_and_dynamic_fields_read_back_and_refuse_writes(db: Path) -> None:
+    from langchain_milvus import Milvus
+
+    Milvus.from_texts(
+        NOTES[:5],
+        fake_embedding(),
+        metadatas=NOTE_METADATA[:5],
+        connection_args={"uri": str(db)},
+        enable_dynamic_field=True,
+        auto_id=True,
+    )
+    async with vb.connect(lite(db)) as store:
+        layout = (await store.describe_collection("LangChainCollection")).spec.layout
+        assert layout is not None and {f.name: f.type for f in layout.fields}["pk"] == "INT64 primary auto_id"
+        records = await read_all(store.collection("LangChainCollection"))
+        assert sorted((r.document, sorted(r.metadata.items())) for r in records.values()) == sorted(
+            (text, sorted(meta.items())) for text, meta in zip(NOTES[:5], NOTE_METADATA[:5], strict=True)
+        )
+        assert all(key.isdigit() for key in records)
+        writable = store.collection("LangChainCollection", writable=True)
+        with pytest.raises(InvalidRecordError, match="auto_id"):
+            await writable.upsert([vb.Record("1", np.ones(DIMENSION), {}, "x")])
+
+
+@pytest.mark.usefixtures("langchain_orm_alias")
+def test_langchain_on_qdrant_migrates_to_langchain_on_milvus(db: Path, tmp_path: Path) -> None:
+    """The acceptance line: documents written by LangChain on Qdrant, migrated with the presets, answer
+    LangChain's own similarity_search on Milvus with the same documents, metadata and order."""
+    from click.testing import CliRunner
+    from langchain_qdrant import QdrantVectorStore
+    from qdrant_client import models
+
+    from vecbridge.cli import main
+
+    metadatas = [{**meta, "tags": ["x", f"t{i}"]} for i, meta in enumerate(NOTE_METADATA)]
+    directory = tmp_path / "qdrant"
+    written = QdrantVectorStore.from_texts(
+        NOTES, fake_embedding(), metadatas=metadatas, path=str(directory), collection_name="notes"
+    )
+    queries = ["tea", "coffee please", "note 7"]
+    on_qdrant = [
+        [
+            (doc.page_content, {k: v for k, v in doc.metadata.items() if not k.startswith("_")}, doc.metadata["_id"])
+            for doc in written.similarity_search(query, k=4)
+        ]
+        for query in queries
+    ]
+    coffee = models.Filter(must=[models.FieldCondition(key="metadata.drink", match=models.MatchValue(value="coffee"))])
+    filtered_on_qdrant = [
+        (doc.page_content, doc.metadata["_id"]) for doc in written.similarity_search("tea", k=3, filter=coffee)
+    ]
+    written.client.close()
+    result = CliRunner().invoke(
+        main,
+        [
+            "migrate",
+            f"qdrant+local://{directory}",
+            lite(db),
+            "--collection",
+            "notes",
+            "--to-collection",
+            "LangChainCollection",
+            "--from-layout",
+            "langchain",
+            "--to-layout",
+            "langchain",
+            "--verify",
+            "full",
+            "--checkpoint-dir",
+            str(tmp_path / "cp"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"records {len(NOTES)}/{len(NOTES)} match" in result.output
+    on_milvus = [
+        [(text, {k: v for k, v in meta.items() if k != "pk"}, meta["pk"]) for text, meta in search_on_milvus(db, query)]
+        for query in queries
+    ]
+    assert on_milvus == on_qdrant  # documents, metadata, order, and the ids LangChain reports
+    filtered_on_milvus = [(text, meta["pk"]) for text, meta in search_on_milvus(db, "tea", expr='drink == "coffee"')][
+        :3
+    ]
+    assert filtered_on_milvus == filtered_on_qdrant
+
+
+def llamaindex_nodes() -> list[Any]:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    rng = np.random.default_rng(11)
+    return [
+        TextNode(
+            id_=f"node-{i}",
+            text=f"node {i} text",
+            metadata={"source": f"s{i % 2}", "page": i},
+            embedding=rng.normal(size=DIMENSION).tolist(),
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc-{i % 3}")},
+        )
+        for i in range(6)
+    ]
+
+
+def llamaindex_query(db: Path, name: str, vector: list[float]) -> list[tuple[str, str, dict[str, Any], Any, float]]:
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+
+    store = MilvusVectorStore(uri=str(db), collection_name=name, dim=DIMENSION)
+    try:
+        result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=4))
+    finally:
+        store.client.close()
+    scores = [round(s, 5) for s in result.similarities or []]
+    return [
+        (node.node_id, node.get_content(), node.metadata, node.ref_doc_id, score)
+        for node, score in zip(result.nodes or [], scores, strict=True)
+    ]
+
+
+async def test_llamaindex_nodes_read_back_and_a_copy_through_the_preset_answers_alike(db: Path) -> None:
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+
+    nodes = llamaindex_nodes()
+    writer = MilvusVectorStore(uri=str(db), dim=DIMENSION, overwrite=True)
+    writer.add(nodes)
+    writer.client.close()
+    async with vb.connect(lite(db)) as store:
+        info = await store.describe_collection("llamacollection")
+        layout = info.spec.layout
+        assert layout is not None and (layout.preset, layout.id, layout.document) == ("llamaindex", "id", "text")
+        assert info.spec.metric is vb.Metric.DOT  # LlamaIndex's default on Milvus: IP
+        records = await read_all(store.collection("llamacollection"))
+        assert await store.collection("llamacollection").count({"source": "s1"}) == 3
+        copy = await store.create_collection(
+            "llama_copy", dimension=DIMENSION, metric=info.spec.metric, layout="llamaindex"
+        )
+        await copy.upsert(list(records.values()))
+    for node in nodes:
+        record = records[node.node_id]
+        assert record.document == node.text
+        assert {k: record.metadata[k] for k in ("source", "page", "doc_id", "ref_doc_id")} == {
+            **node.metadata,
+            "doc_id": node.ref_doc_id,
+            "ref_doc_id": node.ref_doc_id,
+        }
+    query = nodes[2].embedding
+    assert llamaindex_query(db, "llama_copy", query) == llamaindex_query(db, "llamacollection", query)

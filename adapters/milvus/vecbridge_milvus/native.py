@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 from pymilvus import AsyncMilvusClient, DataType, MilvusClient
+from pymilvus.exceptions import MilvusException
 
 from vecbridge.adapter import decode_cursor, encode_cursor
 from vecbridge.errors import (
@@ -113,7 +114,9 @@ _SCALAR_KINDS = {
 }
 _VECTORS = ("FLOAT_VECTOR", "BINARY_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "SPARSE_FLOAT_VECTOR", "INT8_VECTOR")
 _INT_TYPES = ("INT8", "INT16", "INT32", "INT64")
-_NOT_LOADED = ("not loaded", "collection not load")
+#: what pymilvus 2.6.7-2.6.9 raise for an answer with no rows that asks for an ARRAY field (Milvus Lite
+#: sends such a column without its element type); an empty answer is what it stands for
+_EMPTY_ARRAY_RESULT = "Unsupported data type: 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +402,12 @@ class NativeCollections:
             )
         with self._errors(action, spec.name):
             method = getattr(self.client, call)
-            rows = await method(spec.name, consistency_level="Strong", timeout=self.adapter.timeout, **kwargs)
+            try:
+                rows = await method(spec.name, consistency_level="Strong", timeout=self.adapter.timeout, **kwargs)
+            except MilvusException as exc:
+                if _EMPTY_ARRAY_RESULT not in str(exc):
+                    raise
+                return []  # pymilvus 2.6.7-2.6.9 fail to decode an empty answer holding an ARRAY field
         return list(rows)
 
     def _fields_read(self, spec: CollectionSpec, include_vectors: bool) -> list[str]:
@@ -422,6 +430,8 @@ class NativeCollections:
             column = schema.columns.get(key)
             if column is not None and column.is_vector:
                 continue
+            if column is not None and column.type == "ARRAY" and value is not None:
+                value = list(value)  # pymilvus < 2.6.10 returns protobuf's repeated container
             values[key] = value
         for field in merged:
             inner = row.get(field)
@@ -544,24 +554,17 @@ class NativeCollections:
     async def create(self, spec: CollectionSpec) -> None:
         from vecbridge_milvus.adapter import _index_type
 
-        layout = _layout(spec)
-        preset = presets.check_preset(layout.preset or presets.NATIVE)
-        shape = layout.over(presets.preset_layout(preset))
-        if shape.namespace == "":
-            raise LayoutError("milvus: partitions as namespaces are not supported; declare a namespace field")
+        layout = created_layout(_layout(spec), spec.dimension)
         schema = AsyncMilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
-        schema.add_field(shape.id or "id", DataType.VARCHAR, is_primary=True, max_length=MAX_VARCHAR)
-        schema.add_field(shape.vector or "vector", DataType.FLOAT_VECTOR, dim=spec.dimension)
-        if shape.document != "":
-            schema.add_field(shape.document or "text", DataType.VARCHAR, max_length=MAX_VARCHAR)
-        for name, length in presets.CREATED_FIELDS[preset].items():
-            schema.add_field(name, DataType.VARCHAR, max_length=length)
-        if shape.namespace:
-            schema.add_field(shape.namespace, DataType.VARCHAR, max_length=64)
+        for column in Schema.of(layout).columns.values():
+            if column.is_vector:
+                schema.add_field(column.name, DataType.FLOAT_VECTOR, dim=column.dim)
+            else:
+                schema.add_field(column.name, DataType.VARCHAR, is_primary=column.primary, max_length=column.max_length)
         kind, params = _index_type(spec, self.adapter.lite)
         index_params = MilvusClient.prepare_index_params()
         index_params.add_index(
-            field_name=shape.vector or "vector", index_type=kind, metric_type=_METRIC_NAMES[spec.metric], params=params
+            field_name=str(layout.vector), index_type=kind, metric_type=_METRIC_NAMES[spec.metric], params=params
         )
         with self._errors("create collection", spec.name):
             if await self.client.has_collection(spec.name):
@@ -571,7 +574,10 @@ class NativeCollections:
             )
 
     def check_storable(self, spec: CollectionSpec, record: Record) -> None:
-        self._row(_layout(spec), DEFAULT_NAMESPACE, record)
+        """Whether the collection's schema holds ``record`` (the schema it will be created with, when a
+        migration plans a collection that does not exist yet)."""
+        layout = _layout(spec)
+        self._row(layout if layout.fields else created_layout(layout, spec.dimension), DEFAULT_NAMESPACE, record)
 
     def _row(self, layout: Layout, namespace: str, record: Record) -> dict[str, Any]:
         """The entity a record is written as; ``InvalidRecordError`` when the schema cannot hold it."""
@@ -585,7 +591,14 @@ class NativeCollections:
                 field="id",
             )
         row: dict[str, Any] = {key.name: _key_value(key, record.id)}
-        if layout.document:
+        if not layout.document and record.document is not None:
+            raise InvalidRecordError(
+                "the collection's layout has no document field: declare one, e.g. --to-layout "
+                """'{"document": "text"}'""",
+                record_id=record.id,
+                field="document",
+            )
+        if layout.document:  # a VARCHAR holds no null (Milvus Lite has no nullable fields): "" when absent
             document = record.document if record.document is not None else ""
             _check_length(schema.columns[layout.document], document, record.id, "document")
             row[layout.document] = document
@@ -673,6 +686,30 @@ _METRIC_NAMES = {metric: name for name, metric in METRICS.items()}
 def _layout(spec: CollectionSpec) -> Layout:
     assert spec.layout is not None, "native primitives take a spec with a layout"
     return spec.layout
+
+
+def created_layout(declared: Layout, dimension: int) -> Layout:
+    """The layout of a collection vecbridge creates: the preset's field names (``id``, ``vector``,
+    ``text`` where the preset names none), all VARCHAR(65535) but the vector and a namespace field
+    (VARCHAR(64)), the metadata in ``$meta``."""
+    preset = presets.check_preset(declared.preset or presets.NATIVE)
+    shape = declared.over(presets.preset_layout(preset))
+    if shape.namespace == "":
+        raise LayoutError("milvus: partitions as namespaces are not supported; declare a namespace field")
+    key, vector = shape.id or "id", shape.vector or "vector"
+    document = "text" if shape.document is None else shape.document
+    columns = [
+        Column(key, "VARCHAR", max_length=MAX_VARCHAR, primary=True),
+        Column(vector, "FLOAT_VECTOR", dim=dimension),
+    ]
+    if document:
+        columns.append(Column(document, "VARCHAR", max_length=MAX_VARCHAR))
+    columns += [Column(name, "VARCHAR", max_length=length) for name, length in presets.CREATED_FIELDS[preset].items()]
+    if shape.namespace:
+        columns.append(Column(shape.namespace, "VARCHAR", max_length=64))
+    fields = [NativeField(c.name, c.type_text, FieldRole.IGNORED) for c in columns]
+    fields.append(NativeField(DYNAMIC_FIELD, "JSON dynamic", FieldRole.METADATA_KEYS))
+    return replace(shape, preset=preset, id=key, vector=vector, document=document, fields=tuple(fields))
 
 
 def _json_path(field: str, key: str) -> str:
