@@ -623,3 +623,51 @@ async def test_llamaindex_nodes_read_back_and_a_copy_through_the_preset_answers_
         }
     query = nodes[2].embedding
     assert llamaindex_query(db, "llama_copy", query) == llamaindex_query(db, "llamacollection", query)
+
+
+def write_tenants(db: Path, partition_key: bool = False) -> None:
+    """A collection split by a VARCHAR field ``tenant`` (the partition key when ``partition_key``)."""
+    client = MilvusClient(str(db))
+    try:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
+        schema.add_field("doc_id", DataType.VARCHAR, is_primary=True, max_length=40)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+        schema.add_field("tenant", DataType.VARCHAR, max_length=20, is_partition_key=partition_key)
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="FLAT", metric_type="L2")
+        client.create_collection("tenants", schema=schema, index_params=index)
+        rows = [{"doc_id": f"d{i}", "vector": [i, 1], "tenant": ("acme", "globex")[i % 2], "k": i} for i in range(6)]
+        client.insert("tenants", rows)
+    finally:
+        client.close()
+
+
+async def test_a_declared_namespace_field_splits_the_collection(db: Path) -> None:
+    write_tenants(db)
+    async with vb.connect(lite(db)) as store:
+        inferred = (await store.describe_collection("tenants")).spec.layout
+        assert inferred is not None and inferred.namespace is None
+        layout = {"namespace": "tenant"}
+        assert await store.list_namespaces("tenants", layout=layout) == ["acme", "globex"]
+        acme = store.collection("tenants", namespace="acme", layout={**layout, "writable": True})
+        assert await acme.count() == 3
+        assert sorted(m.id for m in await acme.query([0, 1], top_k=10)) == ["d0", "d2", "d4"]
+        assert await acme.get(["d1"]) == []
+        with pytest.raises(UnsupportedFilterError, match="namespace"):
+            await acme.count({"tenant": "globex"})
+        await acme.upsert([vb.Record("n1", [9, 9], {"k": 7})])
+        await acme.delete(filter={"k": {"$lt": 3}})
+        assert sorted(r.id for r in await acme.get(["d0", "d2", "d4", "n1"])) == ["d4", "n1"]
+        assert await store.collection("tenants", namespace="globex", layout=layout).count() == 3
+
+
+async def test_a_partition_key_collection_is_described_and_its_reads_refused_on_lite(db: Path) -> None:
+    """Milvus Lite 2.5 answers every filter expression on a collection with a partition key with
+    "Invalid expr" (even one on the primary key): described, and every read refused by name."""
+    write_tenants(db, partition_key=True)
+    async with vb.connect(lite(db)) as store:
+        (spec,) = await store.list_collections(native=True)
+        assert spec.layout is not None and spec.layout.namespace is None
+        assert {f.name: f.type for f in spec.layout.fields}["tenant"] == "VARCHAR(20) partition_key"
+        with pytest.raises(UnsupportedFeatureError, match="partition key"):
+            await store.collection("tenants").get(["d0"])

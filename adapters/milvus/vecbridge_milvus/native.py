@@ -29,9 +29,12 @@ Inferred layout
       FLOAT, DOUBLE, BOOL, VARCHAR; an ARRAY of VARCHAR as a list of str, other arrays and JSON
       fields as JSON text), the keys of a JSON field named ``metadata`` merged in, and every key of
       the dynamic field (``$meta``), typed from a sample of :data:`SAMPLE_SIZE` rows;
-    * namespace: none (the collection is namespace ``default``), a declared VARCHAR field, or a
-      partition key field on a Milvus server (Milvus Lite cannot filter on one: there it is
-      metadata). Partitions as namespaces (``{"namespace": ""}``) are not read (yet): a LayoutError;
+    * namespace: none (the collection is namespace ``default``) or a declared VARCHAR field. A
+      partition key field is metadata (Milvus 2.3.5 answered filters on one wrong after ``upsert``:
+      ``docs/backends/milvus.md``); Milvus Lite 2.5 answers every filter expression on a collection
+      with a partition key with "Invalid expr", so there such a collection is described but every read
+      is refused (``UnsupportedFeatureError``). Partitions as namespaces (``{"namespace": ""}``) are
+      not read (yet): a LayoutError;
     * preset: recognised from the field names (:func:`vecbridge_milvus.presets.detect_preset`).
 
 Filters
@@ -308,7 +311,7 @@ class NativeCollections:
         vector = _vector(name, schema, base.vector)
         metric = _metric(name, indexes.get(vector), base.metric)
         document = _document(name, schema, base.document)
-        namespace = _namespace(name, schema, base.namespace, self.adapter.lite)
+        namespace = _namespace(name, schema, base.namespace)
         merged = base.metadata_keys_from
         if merged is None:
             json_metadata = schema.columns.get(presets.METADATA_FIELD)
@@ -395,6 +398,12 @@ class NativeCollections:
 
     async def _read(self, spec: CollectionSpec, action: str, call: str, **kwargs: Any) -> list[Any]:
         """One ``query`` or ``search``, refused up front when the collection is not loaded."""
+        if self.adapter.lite and any(c.partition_key for c in Schema.of(_layout(spec)).columns.values()):
+            raise UnsupportedFeatureError(
+                f"milvus: collection {spec.name!r} has a partition key field, and Milvus Lite 2.5 answers every "
+                "filter expression on such a collection with 'Invalid expr' (even one on the primary key): "
+                "read it on a Milvus server"
+            )
         if not await self._readable(spec.name):
             raise UnsupportedFeatureError(
                 f"milvus: collection {spec.name!r} is not loaded, and vecbridge does not load it (reading never "
@@ -806,7 +815,7 @@ def _document(name: str, schema: Schema, declared: str | None) -> str:
     return found[0] if found else ""
 
 
-def _namespace(name: str, schema: Schema, declared: str | None, lite: bool) -> str | None:
+def _namespace(name: str, schema: Schema, declared: str | None) -> str | None:
     if declared == "":
         raise LayoutError(
             f"collection {name!r}: Milvus partitions are not read as namespaces; declare a VARCHAR namespace field"
@@ -816,8 +825,7 @@ def _namespace(name: str, schema: Schema, declared: str | None, lite: bool) -> s
         if column is None or column.type != "VARCHAR":
             raise LayoutError(f"collection {name!r} has no VARCHAR field {declared!r} to hold namespaces")
         return declared
-    keys = [c.name for c in schema.columns.values() if c.partition_key and c.type == "VARCHAR"]
-    return keys[0] if keys and not lite else None
+    return None  # a partition key is metadata: Lite cannot filter on it, Milvus 2.3.5 answered wrong after upsert
 
 
 def _fields(layout: Layout, schema: Schema, rows: Sequence[Mapping[str, Any]], loaded: bool) -> tuple[NativeField, ...]:
