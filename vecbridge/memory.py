@@ -337,13 +337,24 @@ class Engine:
         after, until = _scan_range(cursor)
         start = 0 if after is None else bisect_right(ordered, after)
         end = len(ordered) if until is None else bisect_left(ordered, until)
-        records: list[Record] = []
+        rows: list[int] = []
         position = start
-        while position < end and len(records) < page_size:
+        while position < end and len(rows) < page_size:
             row = space.rows[ordered[position]]
             if node is None or evaluate(node, space.metadata[row]):
-                records.append(space.record(row, include_vectors))
+                rows.append(row)
             position += 1
+        # the page's vectors in one copy (rows of it per record), not one small copy per record
+        block = space.vectors[rows] if include_vectors else None
+        records = [
+            Record(
+                space.ids[row],
+                block[i] if block is not None else np.zeros(0, dtype=np.float32),
+                dict(space.metadata[row]),
+                space.documents[row],
+            )
+            for i, row in enumerate(rows)
+        ]
         if position >= end:
             return Page(records, None)
         return Page(records, encode_cursor([ordered[position - 1], until]))

@@ -59,12 +59,19 @@ class _RunningTopK:
         self.ids = np.empty((queries, 0), dtype=object)
 
     def merge(self, scores: npt.NDArray[np.float32], ids: npt.NDArray[np.object_]) -> None:
-        """``scores``: queries x page (``-inf`` where a record does not count); ``ids``: the page's ids."""
+        """``scores``: queries x page (``-inf`` where a record does not count); ``ids``: the page's ids.
+
+        The page's own top k per query is taken on the scores alone (no copy of them), and only
+        those ``queries x k`` ids are gathered: ids are Python objects, slow to move in bulk."""
+        if self.k < scores.shape[1]:
+            top = np.argpartition(scores, scores.shape[1] - self.k, axis=1)[:, -self.k :]
+            scores, page_ids = np.take_along_axis(scores, top, axis=1), ids[top]
+        else:
+            page_ids = np.broadcast_to(ids, scores.shape)
         all_scores = np.concatenate([self.scores, scores], axis=1)
-        all_ids = np.concatenate([self.ids, np.broadcast_to(ids, scores.shape)], axis=1)
-        keep = min(self.k, all_scores.shape[1])
-        if keep < all_scores.shape[1]:
-            top = np.argpartition(-all_scores, keep - 1, axis=1)[:, :keep]
+        all_ids = np.concatenate([self.ids, page_ids], axis=1)
+        if self.k < all_scores.shape[1]:
+            top = np.argpartition(all_scores, all_scores.shape[1] - self.k, axis=1)[:, -self.k :]
             all_scores = np.take_along_axis(all_scores, top, axis=1)
             all_ids = np.take_along_axis(all_ids, top, axis=1)
         self.scores, self.ids = all_scores, all_ids
@@ -93,22 +100,31 @@ async def exact_answers(
     count = len(queries)
     tops = [_RunningTopK(count, k) for _ in filters]
     matching = [np.zeros(count, dtype=np.int64) for _ in filters]
-    own = np.asarray([i if i is not None else "" for i in queries.own_ids], dtype=object)
+    own_rows: dict[str, list[int]] = {}  # a query's own record never counts (found by id, not by a matrix)
+    for row, own_id in enumerate(queries.own_ids):
+        if own_id is not None:
+            own_rows.setdefault(own_id, []).append(row)
     total = await collection.count() if progress is not None else None
     scanned = 0
     async for page in collection.scan(page_size=PAGE_SIZE, include_vector=True):
         ids = np.asarray([r.id for r in page.records], dtype=object)
         vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in page.records])
         scores = score_matrix(metric, queries.vectors, vectors)
-        is_own = own[:, None] == ids[None, :]  # queries x page: a query's own record never counts
+        own = [(row, col) for col, record in enumerate(page.records) for row in own_rows.get(record.id, ())]
+        for row, col in own:
+            scores[row, col] = -np.inf
         for top, counted, node in zip(tops, matching, filters, strict=True):
             if isinstance(node, MatchAll):
-                mask = np.ones(len(ids), dtype=bool)
+                counted += len(ids)
+                top.merge(scores, ids)
+                selected = None
             else:
-                mask = np.fromiter((evaluate(node, r.metadata) for r in page.records), bool, len(ids))
-            allowed = mask[None, :] & ~is_own
-            counted += allowed.sum(axis=1)
-            top.merge(np.where(allowed, scores, np.float32(-np.inf)), ids)
+                selected = np.fromiter((evaluate(node, r.metadata) for r in page.records), bool, len(ids))
+                counted += int(selected.sum())
+                top.merge(np.where(selected[None, :], scores, np.float32(-np.inf)), ids)
+            for row, col in own:
+                if selected is None or selected[col]:
+                    counted[row] -= 1
         scanned += len(ids)
         if progress is not None:
             progress("exact answers (one scan)", scanned, total)
