@@ -115,7 +115,7 @@ def book_rows() -> list[dict[str, Any]]:
 
 
 def write_books(
-    db: Path, name: str = "books", metric: str = "COSINE", rows: list[dict[str, Any]] | None = None
+    db: Path | str, name: str = "books", metric: str = "COSINE", rows: list[dict[str, Any]] | None = None
 ) -> None:
     """The collection pymilvus writes: an INT64 primary key, scalar fields, an ARRAY, JSON, dynamic keys."""
     client = MilvusClient(str(db))
@@ -141,11 +141,11 @@ def write_books(
         client.close()
 
 
-def expected_books(db: Path, name: str = "books") -> dict[str, vb.Record]:
+def expected_books(db: Path | str, name: str = "books") -> dict[str, vb.Record]:
     """The records as the contract reads them: pymilvus' values through the core conversion rules."""
     client = MilvusClient(str(db))
     try:
-        rows = client.query(name, filter="book_id >= 0", output_fields=["*"])
+        rows = client.query(name, filter="book_id >= 0", output_fields=["*"], consistency_level="Strong")
     finally:
         client.close()
     records = {}
@@ -172,7 +172,12 @@ def state(db: Path) -> Any:
             load = str(client.get_load_state(name)["state"])
             client.load_collection(name)  # for this test process only, to read every entity
             rows = client.query(name, filter="", limit=1000, output_fields=["*"])
-            found[name] = (json.dumps(described, default=str, sort_keys=True), indexes, load, sorted(map(str, rows)))
+            found[name] = (
+                json.dumps(described, default=str, sort_keys=True),
+                indexes,
+                load,
+                sorted(json.dumps(row, sort_keys=True, default=str) for row in rows),
+            )
         return found
     finally:
         client.close()
@@ -671,3 +676,63 @@ async def test_a_partition_key_collection_is_described_and_its_reads_refused_on_
         assert {f.name: f.type for f in spec.layout.fields}["tenant"] == "VARCHAR(20) partition_key"
         with pytest.raises(UnsupportedFeatureError, match="partition key"):
             await store.collection("tenants").get(["d0"])
+
+
+# --- the same on a Milvus server (2.3.5, tests/servers/milvus.py) -------------------------------------
+
+
+def server_state(uri: str, name: str) -> Any:
+    """What reading could change on the server: the schema, indexes, load state and every entity."""
+    client = MilvusClient(uri)
+    described = client.describe_collection(name)
+    indexes = [client.describe_index(name, index) for index in client.list_indexes(name)]
+    load = str(client.get_load_state(name)["state"])
+    rows = (
+        client.query(name, filter="book_id >= 0", output_fields=["*"], consistency_level="Strong")
+        if load != "NotLoad"
+        else []
+    )
+    return (
+        json.dumps(described, default=str, sort_keys=True),
+        indexes,
+        load,
+        sorted(json.dumps(row, sort_keys=True, default=str) for row in rows),
+    )
+
+
+async def test_on_a_server_a_pymilvus_collection_reads_filters_and_migrates_unchanged(
+    milvus_server_url: str, tmp_path: Path
+) -> None:
+    uri = milvus_server_url.replace("milvus://", "http://", 1)
+    name = f"books_{os.getpid()}_{tmp_path.name[-6:].replace('-', '_')}"
+    write_books(uri, name, metric="L2")
+    try:
+        expected = expected_books(uri, name)
+        before = server_state(uri, name)
+        async with vb.connect(milvus_server_url) as store:
+            books = store.collection(name)
+            assert_records_equal(await read_all(books), expected)
+            for filter_ in FILTERS:
+                if any(key in json.dumps(filter_) for key in ('"n"', '"missing"')):
+                    continue  # '!=' on a server's JSON key is refused (it does not match a missing key)
+                assert await books.count(filter_) == len(expected_ids(expected.values(), filter_)), filter_
+            with pytest.raises(UnsupportedFilterError, match="server"):
+                await books.count({"n": {"$ne": 4}})
+            async with vb.connect(f"local://{tmp_path / 'copy'}") as copy:
+                report = await vb.migrate(
+                    books, copy.collection(name), verify_mode="full", checkpoint_dir=tmp_path / "cp"
+                )
+                assert report.succeeded
+                assert_records_equal(await read_all(copy.collection(name)), expected)
+        assert server_state(uri, name) == before
+        client = MilvusClient(uri)
+        client.release_collection(name)
+        released = server_state(uri, name)
+        async with vb.connect(milvus_server_url) as store:
+            listed = {spec.name: spec for spec in await store.list_collections(native=True)}
+            assert listed[name].layout is not None and listed[name].layout.document == "text"
+            with pytest.raises(UnsupportedFeatureError, match="load_collection"):
+                await store.collection(name).count()
+        assert server_state(uri, name) == released
+    finally:
+        MilvusClient(uri).drop_collection(name)
