@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -574,7 +575,7 @@ def llamaindex_nodes() -> list[Any]:
     rng = np.random.default_rng(11)
     return [
         TextNode(
-            id_=f"node-{i}",
+            id_=str(uuid.UUID(int=i + 100)),  # a UUID, as LlamaIndex on Qdrant needs
             text=f"node {i} text",
             metadata={"source": f"s{i % 2}", "page": i},
             embedding=rng.normal(size=DIMENSION).tolist(),
@@ -736,3 +737,49 @@ async def test_on_a_server_a_pymilvus_collection_reads_filters_and_migrates_unch
         assert server_state(uri, name) == released
     finally:
         MilvusClient(uri).drop_collection(name)
+
+
+def test_llamaindex_on_qdrant_migrates_to_llamaindex_on_milvus(db: Path, tmp_path: Path) -> None:
+    """Nodes LlamaIndex wrote on Qdrant (text only inside _node_content), migrated with the presets:
+    LlamaIndex's own query on Milvus returns the same nodes, text, metadata and source documents."""
+    from click.testing import CliRunner
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+    from qdrant_client import QdrantClient
+
+    from vecbridge.cli import main
+
+    nodes = llamaindex_nodes()
+    directory = tmp_path / "qdrant"
+    queries = [np.random.default_rng(i).standard_normal(DIMENSION).tolist() for i in range(3)]
+
+    def answers(store: Any) -> list[list[tuple[str, str, dict[str, Any], Any]]]:
+        found = []
+        for vector in queries:
+            result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=4))
+            found.append([(n.node_id, n.get_content(), n.metadata, n.ref_doc_id) for n in result.nodes or []])
+        return found
+
+    client = QdrantClient(path=str(directory))
+    try:
+        QdrantVectorStore(collection_name="handbook", client=client).add(nodes)
+        on_qdrant = answers(QdrantVectorStore(collection_name="handbook", client=client))
+    finally:
+        client.close()
+    result = CliRunner().invoke(
+        main,
+        [
+            "migrate", f"qdrant+local://{directory}", lite(db), "--collection", "handbook",
+            "--from-layout", "llamaindex", "--to-layout", "llamaindex",
+            "--verify", "full", "--checkpoint-dir", str(tmp_path / "cp"), "--no-progress",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"records {len(nodes)}/{len(nodes)} match" in result.output
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+
+    on_milvus = MilvusVectorStore(uri=str(db), collection_name="handbook", dim=DIMENSION)
+    try:
+        assert answers(on_milvus) == on_qdrant
+    finally:
+        on_milvus.client.close()
