@@ -25,7 +25,10 @@ How the contract maps (``docs/backends/pinecone.md`` has the whole story):
 * euclidean scores are recomputed client-side from the returned vectors (Pinecone's scaling of the
   euclidean score is not documented); cosine and dot scores are Pinecone's own;
 * ``scan`` is ``list`` (ids, paginated) + ``fetch``; ``count``/``delete`` by filter have no exact
-  serverless call and are emulated on ``scan`` with the filter evaluated client-side (exact).
+  serverless call and are emulated on ``scan`` with the filter evaluated client-side (exact);
+* search effort: a serverless index has no query-time knob (no ``ef``, no ``probes``, no exact
+  mode), so no ``SEARCH_*`` capability is declared and ``vb.SearchParams`` is refused before any
+  request; ``vecbridge audit`` still measures its recall.
 
 Indexes vecbridge did not create (no ``vecbridge`` tag) are read through a layout, and written in
 their own shape only when the caller opts in: :mod:`vecbridge_pinecone.native` says how (names,
