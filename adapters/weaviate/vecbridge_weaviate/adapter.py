@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 import weaviate
 from weaviate.classes.aggregate import GroupByAggregate
+from weaviate.classes.config import Reconfigure
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter, MetadataQuery
@@ -45,11 +47,12 @@ from vecbridge.errors import (
     InvalidRecordError,
     InvalidURLError,
     TransientBackendError,
+    UnsupportedFeatureError,
     VecbridgeError,
 )
 from vecbridge.filters import FilterNode, evaluate, fields_of
 from vecbridge.layout import Layout
-from vecbridge.types import CollectionSpec, FloatArray, Match, Page, Record
+from vecbridge.types import CollectionSpec, Flat, FloatArray, Match, Page, Record, SearchParams
 from vecbridge.url import URL
 from vecbridge_weaviate.filters import Lowered, WeaviateFilterCompiler, all_of
 from vecbridge_weaviate.metrics import distance_to_score
@@ -61,6 +64,7 @@ from vecbridge_weaviate.schema import (
     class_name,
     collection_name,
     collection_payload,
+    facts_description,
     facts_from_description,
     key_properties,
     metadata_keys,
@@ -141,7 +145,13 @@ class WeaviateAdapter(Adapter):
 
     name = "weaviate"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED_ACROSS_CONNECTIONS, Capability.NATIVE_LAYOUTS}
+        {
+            Capability.PERSISTENT,
+            Capability.SHARED_ACROSS_CONNECTIONS,
+            Capability.NATIVE_LAYOUTS,
+            Capability.SEARCH_DEFAULTS,
+            Capability.SEARCH_EF_DEFAULT,
+        }
     )
     max_batch = 500
     max_top_k = 10_000  # QUERY_MAXIMUM_RESULTS default
@@ -310,6 +320,27 @@ class WeaviateAdapter(Adapter):
                     raise CollectionExistsError(f"weaviate: collection {spec.name!r} already exists") from exc
                 raise
         self._keys[payload["class"]] = set()
+
+    async def set_search_defaults(self, collection: CollectionSpec, search: SearchParams | None) -> None:
+        """Weaviate's ``ef`` is the class's ``vectorIndexConfig`` (HNSW), not a query's: no query can
+        set it (no ``SEARCH_EF``), and changing it for one query would be a schema write every other
+        reader sees meanwhile. As a default it is what it is in Weaviate (``SEARCH_EF_DEFAULT``): one
+        schema update sets the vector's ``ef`` (``None``: back to Weaviate's dynamic ``-1``) and the
+        facts in the class description. Refused on a flat index (it has no ``ef``) and on classes
+        vecbridge did not create (their settings belong to their application)."""
+        if collection.layout is not None:
+            raise UnsupportedFeatureError(
+                f"weaviate: class {class_name(collection.name)!r} is not vecbridge's: its ef belongs to its application"
+            )
+        spec = await self.describe_collection(collection.name)
+        if isinstance(spec.index, Flat) and search is not None:
+            raise UnsupportedFeatureError(f"weaviate: collection {spec.name!r} has a flat index: no ef to set")
+        hnsw = Reconfigure.VectorIndex.hnsw(ef=-1 if search is None or search.ef is None else search.ef)
+        with self.errors(f"set search defaults of {spec.name!r}"):
+            await self.client.collections.use(class_name(spec.name)).config.update(
+                description=facts_description(replace(spec, search=search).to_dict()),
+                vector_config=Reconfigure.Vectors.update(name=VECTOR_NAME, vector_index_config=hnsw),
+            )
 
     async def drop_collection(self, name: str) -> None:
         with self.errors(f"drop collection {name!r}"):
