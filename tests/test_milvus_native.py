@@ -783,3 +783,39 @@ def test_llamaindex_on_qdrant_migrates_to_llamaindex_on_milvus(db: Path, tmp_pat
         assert answers(on_milvus) == on_qdrant
     finally:
         on_milvus.client.close()
+
+
+async def test_on_a_server_partitions_are_the_namespaces(milvus_server_url: str, tmp_path: Path) -> None:
+    uri = milvus_server_url.replace("milvus://", "http://", 1)
+    name = f"parts_{os.getpid()}_{tmp_path.name[-6:].replace('-', '_')}"
+    client = MilvusClient(uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=20)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="FLAT", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    try:
+        for partition in ("p1", "p2"):
+            client.create_partition(name, partition)
+            rows = [{"id": f"{partition}-{i}", "vector": [i, 1], "k": i} for i in range(3)]
+            client.insert(name, rows, partition_name=partition)
+        client.insert(name, [{"id": "d-0", "vector": [1, 0], "k": 9}])
+        async with vb.connect(milvus_server_url) as store:
+            layout = (await store.describe_collection(name)).spec.layout
+            assert layout is not None and layout.namespace == ""
+            assert await store.list_namespaces(name) == ["default", "p1", "p2"]
+            p1 = store.collection(name, namespace="p1", writable=True)
+            assert await p1.count() == 3 and await p1.count({"k": {"$gte": 1}}) == 2
+            assert sorted(m.id for m in await p1.query([1, 1], top_k=10)) == ["p1-0", "p1-1", "p1-2"]
+            assert await p1.get(["p2-0", "d-0"]) == []
+            assert [r.id for r in await store.collection(name).get(["d-0"])] == ["d-0"]
+            assert await store.collection(name, namespace="nowhere").count() == 0
+            p3 = store.collection(name, namespace="p3", writable=True)
+            await p3.upsert([vb.Record("p3-0", [0, 1], {"k": 1})])
+            await p1.delete(filter={"k": 0})
+            assert [r.id for r in await p3.get(["p3-0"])] == ["p3-0"]
+            assert await p1.count() == 2 and await store.collection(name, namespace="p2").count() == 3
+        assert "p3" in client.list_partitions(name)
+    finally:
+        client.drop_collection(name)

@@ -33,8 +33,11 @@ Inferred layout
       partition key field is metadata (Milvus 2.3.5 answered filters on one wrong after ``upsert``:
       ``docs/backends/milvus.md``); Milvus Lite 2.5 answers every filter expression on a collection
       with a partition key with "Invalid expr", so there such a collection is described but every read
-      is refused (``UnsupportedFeatureError``). Partitions as namespaces (``{"namespace": ""}``) are
-      not read (yet): a LayoutError;
+      is refused (``UnsupportedFeatureError``). On a server, the partitions are the namespaces when
+      declared (``{"namespace": ""}``) or when the collection has partitions besides ``_default``
+      (without a partition key): ``_default`` is the namespace ``default``, every other partition
+      the namespace of its name; a write into a partition that does not exist creates it. Milvus
+      Lite has no partitions (``ShowPartitions`` is unimplemented): ``""`` is a LayoutError there;
     * preset: recognised from the field names (:func:`vecbridge_milvus.presets.detect_preset`).
 
 Filters
@@ -100,6 +103,8 @@ if TYPE_CHECKING:
 #: rows read to type the dynamic keys and recognise a preset
 SAMPLE_SIZE = 1000
 DYNAMIC_FIELD = "$meta"
+#: the partition every collection has; with partitions as namespaces, the namespace ``default``
+DEFAULT_PARTITION = "_default"
 METRICS = {"COSINE": Metric.COSINE, "IP": Metric.DOT, "L2": Metric.EUCLIDEAN}
 #: a plain Milvus query returns at most this many rows
 MAX_QUERY_ROWS = 16_384
@@ -311,7 +316,7 @@ class NativeCollections:
         vector = _vector(name, schema, base.vector)
         metric = _metric(name, indexes.get(vector), base.metric)
         document = _document(name, schema, base.document)
-        namespace = _namespace(name, schema, base.namespace)
+        namespace = _namespace(name, schema, base.namespace, await self._partition_names(name))
         merged = base.metadata_keys_from
         if merged is None:
             json_metadata = schema.columns.get(presets.METADATA_FIELD)
@@ -334,6 +339,13 @@ class NativeCollections:
         return CollectionSpec(
             name, dimension, metric or Metric.COSINE, index=_index(indexes.get(vector)), layout=layout
         )
+
+    async def _partition_names(self, name: str) -> list[str] | None:
+        """The collection's partitions; ``None`` on Milvus Lite, which has none."""
+        if self.adapter.lite:
+            return None
+        with self._errors("list partitions of", name):
+            return [str(p) for p in await self.client.list_partitions(name)]
 
     async def _sample(self, name: str, schema: Schema) -> list[dict[str, Any]]:
         with self._errors("sample", name):
@@ -385,14 +397,27 @@ class NativeCollections:
         return compiler.compile(node)
 
     def _where(self, spec: CollectionSpec, namespace: str, filter: str | None) -> str | None:
-        """The expression of a request in ``namespace``; ``None`` when the layout has no such namespace."""
+        """The expression of a request in ``namespace``; ``None`` when the layout has no such namespace.
+        With partitions as namespaces the request is scoped by :meth:`_partition` instead."""
         field = _layout(spec).namespace
+        if field == "":
+            return filter or ""
         if field is None:
             if namespace != DEFAULT_NAMESPACE:
                 return None
             return filter or ""
         scope = f'{field} == "{namespace}"'  # namespaces are [A-Za-z0-9_.-] (checked by the core)
         return f"{scope} and {filter}" if filter else scope
+
+    async def _partition(self, spec: CollectionSpec, namespace: str) -> dict[str, Any] | None:
+        """``partition_names`` scoping a request to ``namespace`` when partitions are the namespaces
+        (``None`` when that partition does not exist); no arguments otherwise."""
+        if _layout(spec).namespace != "":
+            return {}
+        partition = partition_of(namespace)
+        with self._errors("look up a partition of", spec.name):
+            exists = await self.client.has_partition(spec.name, partition)
+        return {"partition_names": [partition]} if exists else None
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -463,10 +488,11 @@ class NativeCollections:
         if not keys:
             return []
         where = self._where(spec, namespace, f"{Schema.of(_layout(spec)).key.name} in [{', '.join(keys)}]")
-        if where is None:
+        scope = await self._partition(spec, namespace)
+        if where is None or scope is None:
             return []
         rows = await self._read(
-            spec, "get from", "query", filter=where, output_fields=self._fields_read(spec, include_vectors)
+            spec, "get from", "query", filter=where, output_fields=self._fields_read(spec, include_vectors), **scope
         )
         return [self._record(spec, row, include_vectors) for row in rows]
 
@@ -481,7 +507,8 @@ class NativeCollections:
     ) -> list[Match]:
         layout = _layout(spec)
         where = self._where(spec, namespace, filter)
-        if where is None:
+        scope = await self._partition(spec, namespace)
+        if where is None or scope is None:
             return []
         metric = layout.require_metric(spec.name)
         result = await self._read(
@@ -494,6 +521,7 @@ class NativeCollections:
             output_fields=self._fields_read(spec, include_vectors),
             search_params={"metric_type": _METRIC_NAMES[metric], "params": _search_params(spec.index, top_k)},
             anns_field=layout.vector,
+            **scope,
         )
         hits = list(result[0]) if result else []
         matches = []
@@ -509,9 +537,10 @@ class NativeCollections:
 
     async def count(self, spec: CollectionSpec, namespace: str, filter: str | None) -> int:
         where = self._where(spec, namespace, filter)
-        if where is None:
+        scope = await self._partition(spec, namespace)
+        if where is None or scope is None:
             return 0
-        rows = await self._read(spec, "count", "query", filter=where, output_fields=["count(*)"])
+        rows = await self._read(spec, "count", "query", filter=where, output_fields=["count(*)"], **scope)
         return int(rows[0]["count(*)"]) if rows else 0
 
     async def scan(
@@ -526,14 +555,21 @@ class NativeCollections:
         key = Schema.of(_layout(spec)).key
         after = None if cursor is None else decode_cursor(cursor, self.adapter.name, _cursor_check(key))[0]
         where = self._where(spec, namespace, filter)
-        if where is None:
+        scope = await self._partition(spec, namespace)
+        if where is None or scope is None:
             return Page([], None)
         if after is not None:
             bound = f"{key.name} > {_literal(key, after)}"
             where = f"{where} and {bound}" if where else bound
         size = min(page_size, MAX_QUERY_ROWS - 1)
         rows = await self._read(
-            spec, "scan", "query", filter=where, output_fields=self._fields_read(spec, include_vectors), limit=size + 1
+            spec,
+            "scan",
+            "query",
+            filter=where,
+            output_fields=self._fields_read(spec, include_vectors),
+            limit=size + 1,
+            **scope,
         )
         rows.sort(key=lambda row: row[key.name])
         page = rows[:size]
@@ -545,6 +581,9 @@ class NativeCollections:
         field = _layout(spec).namespace
         if field is None:
             return [DEFAULT_NAMESPACE] if await self.count(spec, DEFAULT_NAMESPACE, None) else []
+        if field == "":
+            names = [namespace_of(p) for p in await self._partition_names(spec.name) or []]
+            return sorted([name for name in names if await self.count(spec, name, None)])
         key = Schema.of(_layout(spec)).key
         found: set[str] = set()
         after: Any = None
@@ -667,26 +706,57 @@ class NativeCollections:
             row[str(layout.vector)] = np.asarray(record.vector, dtype=np.float32).tolist()
             rows.append(row)
         with self._errors("upsert into", spec.name):
-            await self.client.upsert(spec.name, rows, timeout=self.adapter.timeout)
+            scope = await self._writable_partition(spec, namespace)
+            await self.client.upsert(spec.name, rows, timeout=self.adapter.timeout, **scope)
 
     async def delete_ids(self, spec: CollectionSpec, namespace: str, ids: Sequence[str]) -> None:
         key = Schema.of(_layout(spec)).key
         keys = _key_literals(key, ids)
         where = self._where(spec, namespace, f"{key.name} in [{', '.join(keys)}]") if keys else None
-        if where is not None:
+        scope = await self._partition(spec, namespace)
+        if where is not None and scope is not None:
             with self._errors("delete from", spec.name):
-                await self.client.delete(spec.name, filter=where, timeout=self.adapter.timeout)
+                await self.client.delete(spec.name, filter=where, timeout=self.adapter.timeout, **_one(scope))
 
     async def delete_where(self, spec: CollectionSpec, namespace: str, filter: str | None) -> None:
         where = self._where(spec, namespace, filter)
-        if where is None:
+        scope = await self._partition(spec, namespace)
+        if where is None or scope is None:
             return
         if not where:  # every record: Milvus deletes by an expression only
             key = Schema.of(_layout(spec)).key
             zero = "0" if key.type == "INT64" else '""'
             where = f"({key.name} < {zero} or {key.name} >= {zero})"
         with self._errors("delete from", spec.name):
-            await self.client.delete(spec.name, filter=where, timeout=self.adapter.timeout)
+            await self.client.delete(spec.name, filter=where, timeout=self.adapter.timeout, **_one(scope))
+
+    async def _writable_partition(self, spec: CollectionSpec, namespace: str) -> dict[str, Any]:
+        """``partition_name`` of a write into ``namespace`` when partitions are the namespaces, the
+        partition created when missing (a write, asked for by the caller's write)."""
+        if _layout(spec).namespace != "":
+            return {}
+        partition = partition_of(namespace)
+        if not partition.replace("_", "a").isalnum() or not partition.isascii():
+            raise UnsupportedFeatureError(
+                f"milvus: namespace {namespace!r} cannot be a partition name (letters, digits and _ only)"
+            )
+        if not await self.client.has_partition(spec.name, partition):
+            await self.client.create_partition(spec.name, partition)
+        return {"partition_name": partition}
+
+
+def partition_of(namespace: str) -> str:
+    """The partition holding ``namespace`` when partitions are the namespaces."""
+    return DEFAULT_PARTITION if namespace == DEFAULT_NAMESPACE else namespace
+
+
+def namespace_of(partition: str) -> str:
+    return DEFAULT_NAMESPACE if partition == DEFAULT_PARTITION else partition
+
+
+def _one(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """A read's ``partition_names`` as a delete's ``partition_name``."""
+    return {"partition_name": scope["partition_names"][0]} if scope else {}
 
 
 _METRIC_NAMES = {metric: name for name, metric in METRICS.items()}
@@ -815,17 +885,26 @@ def _document(name: str, schema: Schema, declared: str | None) -> str:
     return found[0] if found else ""
 
 
-def _namespace(name: str, schema: Schema, declared: str | None) -> str | None:
+def _namespace(name: str, schema: Schema, declared: str | None, partitions: list[str] | None) -> str | None:
+    """The declared namespace field, or ``""`` (the partitions) when declared or when a server's
+    collection has partitions besides ``_default`` and no partition key (whose partitions are Milvus'
+    own); ``None`` otherwise. A partition key field is metadata (Lite cannot filter on one, Milvus
+    2.3.5 answered wrong after upsert)."""
+    keyed = any(c.partition_key for c in schema.columns.values())
     if declared == "":
-        raise LayoutError(
-            f"collection {name!r}: Milvus partitions are not read as namespaces; declare a VARCHAR namespace field"
-        )
+        if partitions is None or keyed:
+            raise LayoutError(
+                f"collection {name!r}: its partitions cannot be the namespaces "
+                f"({'Milvus Lite has no partitions' if partitions is None else 'it has a partition key'}); "
+                "declare a VARCHAR namespace field"
+            )
+        return ""
     if declared is not None:
         column = schema.columns.get(declared)
         if column is None or column.type != "VARCHAR":
             raise LayoutError(f"collection {name!r} has no VARCHAR field {declared!r} to hold namespaces")
         return declared
-    return None  # a partition key is metadata: Lite cannot filter on it, Milvus 2.3.5 answered wrong after upsert
+    return "" if partitions is not None and not keyed and set(partitions) - {DEFAULT_PARTITION} else None
 
 
 def _fields(layout: Layout, schema: Schema, rows: Sequence[Mapping[str, Any]], loaded: bool) -> tuple[NativeField, ...]:
