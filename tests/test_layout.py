@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import uuid
@@ -86,6 +87,10 @@ def test_an_ambiguity_names_the_candidates_and_the_option_to_pass() -> None:
         ([], "[]"),
         ([1, 2.5], "[1,2.5]"),
         ({"a": {"b": [1, None]}, "when": dt.date(2026, 1, 2)}, '{"a":{"b":[1,null]},"when":"2026-01-02"}'),
+        (dt.time(9, 5, 1, 250), "09:05:01.000250"),
+        ({"big": 2**60, "x": float("nan"), "t": ("é", True)}, '{"big":"1152921504606846976","x":"NaN","t":["é",true]}'),
+        (collections.OrderedDict(b=1, a=[]), '{"b":1,"a":[]}'),
+        (("a", "b"), ["a", "b"]),
     ],
 )
 def test_native_values_convert_by_the_documented_rules(native: object, contract: object) -> None:
