@@ -263,3 +263,30 @@ def test_namespace_collection_names_are_valid_and_distinct() -> None:
     assert names[:3] == ["docs", "docs.1.a", "docs.2.a_x"]
     assert len(set(names)) == len(names)
     assert all(n[-1].isalnum() and 3 <= len(n) <= 512 for n in names)
+
+
+async def test_arrays_left_by_a_dropped_native_collection_never_reach_vecbridge_records(
+    store: vb.Store, name: str, url: str
+) -> None:
+    """Chroma 1.5.9 hands the arrays of a dropped collection's records to later records, even of another
+    collection; vecbridge's own records hold no arrays, so an array read back is never theirs."""
+    import chromadb
+    from chromadb.config import Settings
+
+    parsed = URL.parse(url)
+    settings = Settings(anonymized_telemetry=False)
+    client = (
+        chromadb.HttpClient(host=parsed.host, port=parsed.port or 8000, settings=settings)
+        if parsed.host
+        else chromadb.PersistentClient(path=parsed.path, settings=settings)
+    )
+    native = client.create_collection(f"{name}_app", embedding_function=None)
+    native.add(
+        ids=[f"n{i}" for i in range(20)],
+        embeddings=[[1.0, float(i), 0.0] for i in range(20)],
+        metadatas=[{"tags": ["x", f"t{i}"]} for i in range(20)],
+    )
+    client.delete_collection(f"{name}_app")
+    ours = await store.create_collection(name, 3, "cosine")
+    await ours.upsert([vb.Record(f"s{i}", [1, i, 0], {"n": i}) for i in range(20)])
+    assert [r.metadata for r in await ours.get([f"s{i}" for i in range(20)])] == [{"n": i} for i in range(20)]

@@ -143,7 +143,10 @@ def decode_record(
     user: Metadata = {}
     for key, value in stored.items():
         if not key.startswith("_vb"):
-            user[key] = value
+            # vecbridge stores no Chroma arrays, so an array here is one Chroma 1.5.9 handed over from
+            # a dropped collection's record with the same internal id (see vecbridge_chroma.filters)
+            if not isinstance(value, list):
+                user[key] = value
         elif key.startswith(LIST_PREFIX):
             user[key[len(LIST_PREFIX) :]] = json.loads(value)
     if stored.get(NO_DOCUMENT_KEY):
