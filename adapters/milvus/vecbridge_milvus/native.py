@@ -60,10 +60,9 @@ Writes (``layout.writable``)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,20 +95,28 @@ from vecbridge.types import (
 from vecbridge_milvus import presets
 from vecbridge_milvus.filters import quote_string
 from vecbridge_milvus.native_filters import Kind, NativeFilterCompiler, Target
+from vecbridge_milvus.native_schema import (
+    DYNAMIC_FIELD,
+    MAX_JSON_BYTES,
+    Column,
+    Schema,
+    check_length,
+    column_value,
+    created_layout,
+    int_id,
+    key_value,
+)
 
 if TYPE_CHECKING:
     from vecbridge_milvus.adapter import MilvusAdapter
 
 #: rows read to type the dynamic keys and recognise a preset
 SAMPLE_SIZE = 1000
-DYNAMIC_FIELD = "$meta"
 #: the partition every collection has; with partitions as namespaces, the namespace ``default``
 DEFAULT_PARTITION = "_default"
 METRICS = {"COSINE": Metric.COSINE, "IP": Metric.DOT, "L2": Metric.EUCLIDEAN}
 #: a plain Milvus query returns at most this many rows
 MAX_QUERY_ROWS = 16_384
-MAX_VARCHAR = 65_535
-MAX_JSON_BYTES = 65_536
 _SCALAR_KINDS = {
     "BOOL": Kind.BOOL,
     "INT8": Kind.SMALL_INT,
@@ -120,107 +127,9 @@ _SCALAR_KINDS = {
     "DOUBLE": Kind.DOUBLE,
     "VARCHAR": Kind.VARCHAR,
 }
-_VECTORS = ("FLOAT_VECTOR", "BINARY_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "SPARSE_FLOAT_VECTOR", "INT8_VECTOR")
-_INT_TYPES = ("INT8", "INT16", "INT32", "INT64")
 #: what pymilvus 2.6.7-2.6.9 raise for an answer with no rows that asks for an ARRAY field (Milvus Lite
 #: sends such a column without its element type); an empty answer is what it stands for
 _EMPTY_ARRAY_RESULT = "Unsupported data type: 0"
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One field of a collection's schema, as ``describe_collection`` gives it."""
-
-    name: str
-    #: the ``DataType`` name (``INT64``, ``VARCHAR``, ``ARRAY``, ``FLOAT_VECTOR``)
-    type: str
-    element: str | None = None
-    max_length: int | None = None
-    dim: int | None = None
-    primary: bool = False
-    auto_id: bool = False
-    nullable: bool = False
-    partition_key: bool = False
-
-    @classmethod
-    def of(cls, field: Mapping[str, Any], auto_id: bool) -> Column:
-        params = field.get("params") or {}
-        element = field.get("element_type")
-        primary = bool(field.get("is_primary"))
-        return cls(
-            name=str(field["name"]),
-            type=DataType(field["type"]).name,
-            element=None if element is None else DataType(element).name,
-            max_length=int(params["max_length"]) if "max_length" in params else None,
-            dim=int(params["dim"]) if "dim" in params else None,
-            primary=primary,
-            auto_id=primary and (auto_id or bool(field.get("auto_id"))),
-            nullable=bool(field.get("nullable")),
-            partition_key=bool(field.get("is_partition_key")),
-        )
-
-    @property
-    def type_text(self) -> str:
-        """The type as ``info`` shows it and :meth:`parse` reads it back: ``VARCHAR(200) nullable``."""
-        text = self.type if self.element is None else f"{self.type}[{self.element}]"
-        size = self.dim if self.dim is not None else self.max_length
-        flags = [name for name, on in self._flags() if on]
-        return " ".join([text if size is None else f"{text}({size})", *flags])
-
-    def _flags(self) -> list[tuple[str, bool]]:
-        return [
-            ("primary", self.primary),
-            ("auto_id", self.auto_id),
-            ("nullable", self.nullable),
-            ("partition_key", self.partition_key),
-        ]
-
-    @classmethod
-    def parse(cls, name: str, text: str) -> Column:
-        head, *flags = text.split(" ")
-        kind, _, size = head.partition("(")
-        base, _, element = kind.partition("[")
-        length = int(size.rstrip(")")) if size else None
-        vector = base in _VECTORS
-        return cls(
-            name=name,
-            type=base,
-            element=element.rstrip("]") or None,
-            max_length=None if vector else length,
-            dim=length if vector else None,
-            primary="primary" in flags,
-            auto_id="auto_id" in flags,
-            nullable="nullable" in flags,
-            partition_key="partition_key" in flags,
-        )
-
-    @property
-    def is_vector(self) -> bool:
-        return self.type in _VECTORS
-
-
-@dataclass(frozen=True, slots=True)
-class Schema:
-    """What reads and writes need to know of a collection: its columns, and whether it has ``$meta``."""
-
-    columns: dict[str, Column]
-    dynamic: bool
-
-    @classmethod
-    def of(cls, layout: Layout) -> Schema:
-        columns = {
-            f.name: Column.parse(f.name, f.type) for f in layout.fields if "." not in f.name and f.name != DYNAMIC_FIELD
-        }
-        return cls(columns, any(f.name == DYNAMIC_FIELD for f in layout.fields))
-
-    @property
-    def key(self) -> Column:
-        return next(column for column in self.columns.values() if column.primary)
-
-    def scalar_names(self) -> list[str]:
-        """Every non-vector field (what a read without vectors asks for)."""
-        names = [name for name, column in self.columns.items() if not column.is_vector]
-        return [*names, DYNAMIC_FIELD] if self.dynamic else names
 
 
 class NativeCollections:
@@ -638,7 +547,7 @@ class NativeCollections:
                 record_id=record.id,
                 field="id",
             )
-        row: dict[str, Any] = {key.name: _key_value(key, record.id)}
+        row: dict[str, Any] = {key.name: key_value(key, record.id)}
         if not layout.document and record.document is not None:
             raise InvalidRecordError(
                 "the collection's layout has no document field: declare one, e.g. --to-layout "
@@ -648,7 +557,7 @@ class NativeCollections:
             )
         if layout.document:  # a VARCHAR holds no null (Milvus Lite has no nullable fields): "" when absent
             document = record.document if record.document is not None else ""
-            _check_length(schema.columns[layout.document], document, record.id, "document")
+            check_length(schema.columns[layout.document], document, record.id, "document")
             row[layout.document] = document
         if layout.namespace:
             row[layout.namespace] = namespace
@@ -660,7 +569,7 @@ class NativeCollections:
             if name in own or column.is_vector:
                 continue
             if name in metadata:
-                row[name] = _column_value(column, metadata.pop(name), record.id)
+                row[name] = column_value(column, metadata.pop(name), record.id)
             elif name in presets.DEFAULTS[preset]:
                 row[name] = presets.DEFAULTS[preset][name]
             elif column.nullable:
@@ -765,30 +674,6 @@ _METRIC_NAMES = {metric: name for name, metric in METRICS.items()}
 def _layout(spec: CollectionSpec) -> Layout:
     assert spec.layout is not None, "native primitives take a spec with a layout"
     return spec.layout
-
-
-def created_layout(declared: Layout, dimension: int) -> Layout:
-    """The layout of a collection vecbridge creates: the preset's field names (``id``, ``vector``,
-    ``text`` where the preset names none), all VARCHAR(65535) but the vector and a namespace field
-    (VARCHAR(64)), the metadata in ``$meta``."""
-    preset = presets.check_preset(declared.preset or presets.NATIVE)
-    shape = declared.over(presets.preset_layout(preset))
-    if shape.namespace == "":
-        raise LayoutError("milvus: partitions as namespaces are not supported; declare a namespace field")
-    key, vector = shape.id or "id", shape.vector or "vector"
-    document = "text" if shape.document is None else shape.document
-    columns = [
-        Column(key, "VARCHAR", max_length=MAX_VARCHAR, primary=True),
-        Column(vector, "FLOAT_VECTOR", dim=dimension),
-    ]
-    if document:
-        columns.append(Column(document, "VARCHAR", max_length=MAX_VARCHAR))
-    columns += [Column(name, "VARCHAR", max_length=length) for name, length in presets.CREATED_FIELDS[preset].items()]
-    if shape.namespace:
-        columns.append(Column(shape.namespace, "VARCHAR", max_length=64))
-    fields = [NativeField(c.name, c.type_text, FieldRole.IGNORED) for c in columns]
-    fields.append(NativeField(DYNAMIC_FIELD, "JSON dynamic", FieldRole.METADATA_KEYS))
-    return replace(shape, preset=preset, id=key, vector=vector, document=document, fields=tuple(fields))
 
 
 def _json_path(field: str, key: str) -> str:
@@ -980,36 +865,10 @@ def _column_role(layout: Layout, column: Column, merged: tuple[str, ...]) -> tup
     return FieldRole.UNFIT, f"a {column.type} field has no contract form"
 
 
-def _key_value(key: Column, record_id: str) -> int | str:
-    if key.type != "INT64":
-        if key.max_length is not None and len(record_id.encode("utf-8", "surrogatepass")) > key.max_length:
-            raise InvalidRecordError(
-                f"the primary key {key.name!r} holds at most {key.max_length} bytes", record_id=record_id, field="id"
-            )
-        return record_id
-    number = _int_id(record_id)
-    if number is None:
-        raise InvalidRecordError(
-            f"this collection's primary key {key.name!r} is INT64: an id is a decimal integer as it reads back "
-            "(e.g. '42')",
-            record_id=record_id,
-            field="id",
-        )
-    return number
-
-
-def _int_id(record_id: str) -> int | None:
-    text = record_id.removeprefix("-")
-    if not (text.isdigit() and text.isascii()):
-        return None
-    number = int(record_id)
-    return number if str(number) == record_id and -(2**63) <= number < 2**63 else None
-
-
 def _key_literals(key: Column, ids: Sequence[str]) -> list[str]:
     """Literals of the primary keys ``ids`` stand for (ids that are no key of this type are skipped)."""
     if key.type == "INT64":
-        return [str(n) for n in dict.fromkeys(_int_id(i) for i in ids) if n is not None]
+        return [str(n) for n in dict.fromkeys(int_id(i) for i in ids) if n is not None]
     return [quote_string(i) for i in dict.fromkeys(ids) if "\n" not in i and "\r" not in i]
 
 
@@ -1031,52 +890,3 @@ def _score(metric: Metric, distance: float) -> float:
     from vecbridge_milvus.adapter import _score as score
 
     return score(metric, distance)
-
-
-def _check_length(column: Column, text: str, record_id: str, field: str) -> None:
-    limit = column.max_length
-    if limit is not None and len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
-        raise InvalidRecordError(
-            f"{field} is over {limit} bytes of UTF-8, the length of field {column.name!r}",
-            record_id=record_id,
-            field=field,
-        )
-
-
-def _column_value(column: Column, value: Any, record_id: str) -> Any:
-    """A contract metadata value as the field's type holds it (the conversion rules reversed)."""
-    kind = column.type
-    ok: Any = None
-    if kind == "BOOL" and isinstance(value, bool):
-        ok = value
-    elif kind in _INT_TYPES and not isinstance(value, bool):
-        if isinstance(value, int):
-            ok = value
-        elif kind == "INT64" and isinstance(value, str):
-            ok = _int_id(value)
-    elif kind in ("FLOAT", "DOUBLE") and isinstance(value, int | float) and not isinstance(value, bool):
-        ok = float(value)
-    elif kind == "VARCHAR" and isinstance(value, str):
-        _check_length(column, value, record_id, column.name)
-        ok = value
-    elif kind == "ARRAY" and column.element == "VARCHAR":
-        ok = value if isinstance(value, list) else ([] if value == "[]" else None)
-    elif kind in ("ARRAY", "JSON"):
-        ok = _from_json_text(value)
-    if ok is None:
-        raise InvalidRecordError(
-            f"field {column.name!r} is {column.type_text}; it cannot hold {value!r}",
-            record_id=record_id,
-            field=column.name,
-        )
-    return ok
-
-
-def _from_json_text(value: Any) -> Any:
-    """The JSON value a JSON-text metadata value was read from (the conversion rule reversed)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
