@@ -1,30 +1,35 @@
 """Sync: bring a destination to the source's current state in one pass, writing only what differs.
 
 A migration copies a snapshot while the source keeps changing; sync is the catch-up pass. Per
-namespace::
+namespace both sides are scanned at once, and each id is compared where its two records meet::
 
-    destination.scan  -->  digests: id -> 16 bytes of content        (the only state that grows)
-    source.scan(cursor) --page--> digest each record:
-        id unknown            -> added      \\
-        digest differs        -> get it from the destination, compare_records (float32 tolerance,
-                                 typed metadata, document): updated or unchanged   } --> queue --> writers
-        digest equal          -> unchanged  /
-    ids the pass did not meet -> asked of the source (get): those it lacks are deleted (--prune)
-                                 or reported as extra
+    destination.scan --> id unmet?  -> destination_only[id] = 16-byte digest of its content
+                         parked?    -> digests equal: unchanged; else the source's version is read
+                                       (get) and compared exactly: updated or unchanged
+    source.scan(cursor) -> id in destination_only -> digests equal: unchanged; else compared exactly
+                           (the destination's version read by get): updated or unchanged
+                           destination scan over -> added
+                           else -> parked[id] = (digest, its page)
+    destination scan over: every parked id is new -> read from the source (get), added
+    ids left in destination_only -> asked of the source (get): those it lacks are deleted (--prune)
+                                    or reported as extra
 
-Scan orders differ between backends (id order, insertion order, offsets), so the destination side
-is held as a digest map rather than merged: 152 bytes per record in CPython for 16-character ids,
-172 for UUID strings (id string, 16-byte digest, dict slot), i.e. 150-170 MB per million records of
-one namespace (tests/test_sync.py keeps it under 200). Everything else is bounded by the page size
-and the queue.
+Exactly means :func:`compare_records` (vectors within float32 tolerance, typed metadata, document;
+floats within the ulps a destination without exact floats declares). Changed records go through a
+bounded queue to a few writers. Scan orders differ between backends (id order, insertion order,
+offsets), so the two sides are not merged: an unmet id waits in one of the two maps, each id in at
+most one, so memory is at most one entry per record of the namespace: 152 bytes in CPython for
+16-character ids, 172 for UUID strings (id string, 16-byte digest, dict slot), i.e. 150-170 MB per
+million records (tests/test_sync.py keeps it under 200). Everything else is bounded by the page
+size and the queue. The time is about the slower scan's, not their sum.
 
-The checkpoint advances over the contiguous prefix of acknowledged source pages (as for
-:func:`~vecbridge.migrate.migrate`), with the counts of those pages; ``resume`` continues from it
-(the digest map is rebuilt: the destination is scanned again). Without ``resume`` a sync starts over,
-which is always correct: it compares again. Deletion candidates are confirmed by asking the source
-for them, so a resumed pass, or a record written to both sides while the pass ran, never deletes a
-record the source still holds. A record written through a mirror between sync's read of the source
-and its write of the destination can be left at the older version: the next sync repairs it.
+The checkpoint advances over the contiguous prefix of source pages whose every record is compared
+and written (a parked record settles when the destination scan meets it or ends), with those pages'
+counts; ``resume`` continues from it (the destination is scanned again). Without ``resume`` a sync
+starts over, which is always correct: it compares again. Deletion candidates are confirmed by asking
+the source for them, so a resumed pass, or a record written to both sides while the pass ran, never
+deletes a record the source still holds. A record written through a mirror between sync's read of
+the source and its write of the destination can be left at the older version: the next sync repairs it.
 """
 
 from __future__ import annotations
@@ -126,6 +131,34 @@ async def _namespaces(plan: MigrationPlan, destination: Collection, selected: Se
     return sorted(set(plan.namespaces) | set(theirs))
 
 
+@dataclass(slots=True, eq=False)
+class _OpenPage:
+    """A source page until each of its records is compared (and written if it differed); then its
+    cursor and counts go to the checkpoint (``tallies``, added to the namespace's entry)."""
+
+    sequence: int = -1
+    tallies: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("added", "updated", "unchanged", "written"), 0)
+    )
+    #: records waiting for the destination scan to meet their id
+    unsettled: int = 0
+    #: write batches of its records not yet acknowledged
+    writes: int = 0
+    looked_at: bool = False
+    acknowledged: bool = False
+
+
+@dataclass(slots=True)
+class _Meeting:
+    """Where the two scans of a namespace meet: each id waits in one map until the other side reads it."""
+
+    #: destination records the source scan has not met yet: id -> digest (the prune candidates at the end)
+    destination_only: dict[str, bytes] = field(default_factory=dict)
+    #: source records the destination scan has not met yet: id -> (digest, its page)
+    parked: dict[str, tuple[bytes, _OpenPage]] = field(default_factory=dict)
+    destination_done: bool = False
+
+
 class _Pass:
     """One sync pass over the namespaces a checkpoint lists: a reader classifies, writers upsert."""
 
@@ -159,7 +192,7 @@ class _Pass:
             else FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)
         )
         self.compared = 0
-        self.queue: asyncio.Queue[tuple[int, str, list[Record]] | None] = asyncio.Queue(maxsize=2 * writers)
+        self.queue: asyncio.Queue[tuple[_OpenPage, str, list[Record]] | None] = asyncio.Queue(maxsize=2 * writers)
         self.tracker = PageTracker(checkpoint)
 
     def _progress(self, phase: str, done: int, total: int | None) -> None:
@@ -177,9 +210,11 @@ class _Pass:
             item = await self.queue.get()
             if item is None:
                 return
-            sequence, namespace, records = item
+            page, namespace, records = item
             await _write_page(self.destination.with_namespace(namespace), records, self.policy)
-            self.tracker.acknowledge(sequence)
+            page.writes -= 1
+            page.tallies["written"] += len(records)
+            self._settled(page)
 
     async def _read(self) -> None:
         for namespace in self.checkpoint.order:
@@ -190,62 +225,135 @@ class _Pass:
         for _ in range(self.writers):
             await self.queue.put(None)
 
-    async def _digests(self, namespace: str) -> dict[str, bytes]:
-        digests: dict[str, bytes] = {}
-        async for page in self.policy.scan(self.destination.with_namespace(namespace), self.page_size):
-            for record in page.records:
-                digests[record.id] = content_digest(record)
-            self._progress(f"index destination {namespace}", len(digests), None)
-        return digests
+    def _settled(self, page: _OpenPage) -> None:
+        """Acknowledge a source page to the checkpoint once each of its records is compared and written."""
+        if page.looked_at and not page.unsettled and not page.writes and not page.acknowledged:
+            page.acknowledged = True
+            self.tracker.acknowledge(page.sequence)
+
+    async def _enqueue(self, page: _OpenPage, namespace: str, records: list[Record]) -> None:
+        if records:
+            page.writes += 1
+            await self.queue.put((page, namespace, records))
 
     async def _namespace(self, namespace: str, entry: dict[str, Any]) -> None:
-        digests = await self._digests(namespace)
-        skip = self.excluded.get(namespace, set())
-        if not entry["done"]:
-            scoped = self.source.with_namespace(namespace)
-            async for page in self.policy.scan(scoped, self.page_size, cursor=entry["cursor"]):
-                kept = [r for r in page.records if r.id not in skip] if skip else page.records
-                changed, tallies = await self._classify(namespace, kept, digests)
-                sequence = self.tracker.register(namespace, page.cursor, len(changed), tallies=tallies)
-                if changed:
-                    await self.queue.put((sequence, namespace, changed))
-                else:
-                    self.tracker.acknowledge(sequence)
-                self.compared += len(page.records)
-                self._progress("compare", self.compared, self.plan.total)
-            self.tracker.acknowledge(self.tracker.register(namespace, None, 0, end=True))
-        for record_id in skip:
-            digests.pop(record_id, None)
-        await self._leftovers(namespace, entry, list(digests))
+        """Both sides scanned at once; each id is compared where its two records meet (see the module docstring)."""
+        meeting = _Meeting()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._scan_destination(namespace, meeting))
+            if not entry["done"]:
+                group.create_task(self._scan_source(namespace, entry, meeting))
+        for record_id in self.excluded.get(namespace, set()):
+            meeting.destination_only.pop(record_id, None)
+        await self._leftovers(namespace, entry, list(meeting.destination_only))
 
-    async def _classify(
-        self, namespace: str, records: list[Record], digests: dict[str, bytes]
-    ) -> tuple[list[Record], dict[str, int]]:
-        """The records to write and the page's counts; a differing digest is confirmed record by record."""
-        tallies = dict.fromkeys(("added", "updated", "unchanged"), 0)
-        changed: list[Record] = []
-        suspects: list[Record] = []
-        for record in records:
-            known = digests.pop(record.id, None)
-            if known is None:
-                tallies["added"] += 1
-                changed.append(record)
-            elif known == content_digest(record, self.normalize):
-                tallies["unchanged"] += 1
-            else:
-                suspects.append(record)
-        if suspects:
-            scoped = self.destination.with_namespace(namespace)
-            ids = [record.id for record in suspects]
-            current = {record.id: record for record in await self.policy.call(partial(scoped.get, ids))}
-            for record in suspects:
-                other = current.get(record.id)
-                if other is None or compare_records(record, other, namespace, self.normalize, self.floats):
-                    tallies["updated"] += 1
-                    changed.append(record)
+    async def _scan_destination(self, namespace: str, meeting: _Meeting) -> None:
+        seen = 0
+        async for page in self.policy.scan(self.destination.with_namespace(namespace), self.page_size):
+            differing: dict[str, tuple[Record, _OpenPage]] = {}
+            for record in page.records:
+                waiting = meeting.parked.pop(record.id, None)
+                if waiting is None:
+                    meeting.destination_only[record.id] = content_digest(record)
+                elif waiting[0] == content_digest(record):
+                    waiting[1].tallies["unchanged"] += 1
+                    waiting[1].unsettled -= 1
+                    self._settled(waiting[1])
                 else:
-                    tallies["unchanged"] += 1
-        return changed, tallies
+                    differing[record.id] = (record, waiting[1])
+            if differing:  # the source's version is needed to compare exactly and to write
+                await self._confirm(namespace, differing, meeting)
+            seen += len(page.records)
+            self._progress(f"scan destination {namespace}", seen, None)
+        meeting.destination_done = True  # from here the source scan writes what it does not meet as new
+        await self._settle_new(namespace, meeting)
+
+    async def _confirm(self, namespace: str, differing: dict[str, tuple[Record, _OpenPage]], meeting: _Meeting) -> None:
+        """Parked source records whose destination digest differs: compared exactly, written if they differ."""
+        scoped = self.source.with_namespace(namespace)
+        current = {r.id: r for r in await self.policy.call(partial(scoped.get, list(differing)))}
+        writes: dict[int, tuple[_OpenPage, list[Record]]] = {}
+        for record_id, (theirs, page) in differing.items():
+            ours = current.get(record_id)
+            page.unsettled -= 1
+            if ours is None:  # deleted at the source since its scan read it: a leftover like any other
+                meeting.destination_only[record_id] = content_digest(theirs)
+            elif compare_records(ours, theirs, namespace, self.normalize, self.floats):
+                page.tallies["updated"] += 1
+                writes.setdefault(page.sequence, (page, []))[1].append(ours)
+            else:
+                page.tallies["unchanged"] += 1
+        for page, records in writes.values():
+            await self._enqueue(page, namespace, records)
+        for _, page in differing.values():
+            self._settled(page)
+
+    async def _scan_source(self, namespace: str, entry: dict[str, Any], meeting: _Meeting) -> None:
+        skip = self.excluded.get(namespace, set())
+        scoped = self.source.with_namespace(namespace)
+        async for source_page in self.policy.scan(scoped, self.page_size, cursor=entry["cursor"]):
+            page = _OpenPage()
+            page.sequence = self.tracker.register(namespace, source_page.cursor, 0, tallies=page.tallies)
+            changed: list[Record] = []
+            suspects: list[Record] = []
+            for record in source_page.records:
+                if record.id in skip:
+                    continue
+                digest = content_digest(record, self.normalize)
+                known = meeting.destination_only.pop(record.id, None)
+                if known is None and meeting.destination_done:
+                    page.tallies["added"] += 1
+                    changed.append(record)
+                elif known is None:
+                    meeting.parked[record.id] = (digest, page)
+                    page.unsettled += 1
+                elif known == digest:
+                    page.tallies["unchanged"] += 1
+                else:
+                    suspects.append(record)
+            if suspects:
+                changed += await self._differing(namespace, suspects, page)
+            await self._enqueue(page, namespace, changed)
+            page.looked_at = True
+            self._settled(page)
+            self.compared += len(source_page.records)
+            self._progress("compare", self.compared, self.plan.total)
+        end = _OpenPage(looked_at=True)
+        end.sequence = self.tracker.register(namespace, None, 0, end=True)
+        self._settled(end)
+
+    async def _differing(self, namespace: str, suspects: list[Record], page: _OpenPage) -> list[Record]:
+        """Source records whose digest differs from the destination's: those that differ exactly."""
+        scoped = self.destination.with_namespace(namespace)
+        current = {r.id: r for r in await self.policy.call(partial(scoped.get, [r.id for r in suspects]))}
+        changed = []
+        for record in suspects:
+            other = current.get(record.id)
+            if other is None or compare_records(record, other, namespace, self.normalize, self.floats):
+                page.tallies["updated"] += 1
+                changed.append(record)
+            else:
+                page.tallies["unchanged"] += 1
+        return changed
+
+    async def _settle_new(self, namespace: str, meeting: _Meeting) -> None:
+        """Source records the whole destination scan did not meet: new, written from a fresh read."""
+        parked = list(meeting.parked.items())
+        meeting.parked.clear()
+        scoped = self.source.with_namespace(namespace)
+        for start in range(0, len(parked), self.page_size):
+            chunk = parked[start : start + self.page_size]
+            current = {r.id: r for r in await self.policy.call(partial(scoped.get, [i for i, _ in chunk]))}
+            writes: dict[int, tuple[_OpenPage, list[Record]]] = {}
+            for record_id, (_, page) in chunk:
+                page.unsettled -= 1
+                if record_id in current:
+                    page.tallies["added"] += 1
+                    writes.setdefault(page.sequence, (page, []))[1].append(current[record_id])
+            for page, records in writes.values():
+                await self._enqueue(page, namespace, records)
+            for _, (_, page) in chunk:
+                self._settled(page)
 
     async def _leftovers(self, namespace: str, entry: dict[str, Any], candidates: list[str]) -> None:
         """Destination ids the pass did not meet: those the source lacks are deleted (prune) or counted."""
