@@ -19,9 +19,10 @@ floats within the ulps a destination without exact floats declares). Changed rec
 bounded queue to a few writers. Scan orders differ between backends (id order, insertion order,
 offsets), so the two sides are not merged: an unmet id waits in one of the two maps, each id in at
 most one, so memory is at most one entry per record of the namespace: 152 bytes in CPython for
-16-character ids, 172 for UUID strings (id string, 16-byte digest, dict slot), i.e. 150-170 MB per
-million records (tests/test_sync.py keeps it under 200). Everything else is bounded by the page
-size and the queue. The time is about the slower scan's, not their sum.
+16-character ids, 172 for UUID strings (id string, 16-byte digest, dict slot; tests/test_sync.py
+keeps it under 200), 228 for a parked one (its page too): 150-230 MB per million records.
+Everything else is bounded by the page size and the queue. The time is about the slower scan's,
+not their sum.
 
 The checkpoint advances over the contiguous prefix of source pages whose every record is compared
 and written (a parked record settles when the destination scan meets it or ends), with those pages'
