@@ -323,3 +323,24 @@ def test_the_ledger_advances_a_partition_only_along_written_pages(tmp_path: Path
     ledger.acknowledge("default", 0, "c", None, 3)  # the last page ends the partition and the namespace
     assert ledger.resume_at("default", 0) == ("c", True) and ledger.written() == 13
     assert state["namespaces"]["default"]["done"]
+
+
+@pytest.mark.parametrize("written_by", ["ray", "process"])
+async def test_a_checkpoint_resumes_only_with_the_engine_that_wrote_it(tmp_path: Path, written_by: str) -> None:
+    from vecbridge.migrate import migrate, plan_migration
+    from vecbridge.migrate.checkpoint import Checkpoint
+    from vecbridge.migrate.distributed import RayCopy
+
+    await _populate(f"local://{tmp_path / 'source'}", "docs", 100)
+    async with vb.connect(f"local://{tmp_path / 'source'}") as source, vb.connect(f"local://{tmp_path / 'dst'}") as dst:
+        handles = (source.collection("docs"), dst.collection("docs"))
+        plan = await plan_migration(*handles, checkpoint_dir=tmp_path)
+        checkpoint = Checkpoint.fresh(Path(plan.checkpoint_path), {}, plan.namespaces)
+        if written_by == "ray":
+            checkpoint.state["partitions"] = {"default": [{"start": None, "cursor": "c", "done": False, "written": 5}]}
+        else:
+            checkpoint.namespace("default")["cursor"] = "c"
+        checkpoint.save()
+        other = "process" if written_by == "ray" else "ray"
+        with pytest.raises(vb.InvalidArgumentError, match=f"resume it with --engine {written_by}"):
+            await migrate(*handles, resume=True, checkpoint_dir=tmp_path, engine=RayCopy(2) if other == "ray" else None)

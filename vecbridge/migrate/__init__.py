@@ -166,6 +166,11 @@ async def migrate(
         if plan.resume_from is not None
         else Checkpoint.fresh(checkpoint_path, identity, plan.namespaces)
     )
+    if engine is None and checkpoint.state.get("partitions") and not checkpoint.copy_complete:
+        # its namespaces' own cursors never moved: this engine would copy them again from the start
+        raise InvalidArgumentError(
+            f"checkpoint {checkpoint.path} holds a distributed copy's partitions: resume it with --engine ray"
+        )
     destination = await prepared_destination(plan, destination)
     checkpoint.save()
 

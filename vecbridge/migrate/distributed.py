@@ -300,6 +300,14 @@ class RayCopy:
         on_progress: ProgressCallback | None,
         re_embed: ReEmbedding | None = None,
     ) -> int:
+        partitions = checkpoint.state.get("partitions", {})
+        for namespace in checkpoint.order:
+            entry = checkpoint.namespace(namespace)
+            if not entry["done"] and entry["cursor"] is not None and namespace not in partitions:
+                raise InvalidArgumentError(
+                    f"checkpoint {checkpoint.path} holds a single-process copy's cursors: resume it with "
+                    "--engine process"
+                )
         try:
             return await self._copy(
                 plan, source, destination, checkpoint, filter, page_size, retries, retry_delay, on_progress, re_embed
