@@ -176,6 +176,9 @@ class MilvusAdapter(Adapter):
                     f"{url}: Milvus Lite needs a database file ending in .db, as in milvus+lite:///data/vb.db"
                 )
             kwargs["uri"] = path
+            # Milvus Lite's gRPC server answers pymilvus' default 10 s keepalive pings with GOAWAY
+            # "too_many_pings" on an idle connection, dropping it mid-session: ping only while calls run
+            kwargs["grpc_options"] = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
             lite = True
         elif url.driver is None:
             if url.host is None:
