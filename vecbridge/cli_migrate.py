@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from vecbridge.migrate import (
     migrate,
 )
 from vecbridge.migrate.each import CollectionRun, Ledger, StoreReport, collection_names, run_each
+from vecbridge.migrate.errors import SyncFailedError
 from vecbridge.transfer import export_parquet, import_parquet
 
 T = TypeVar("T")
@@ -247,6 +248,30 @@ def _write_report(path: str | None, data: dict[str, Any]) -> None:
             handle.write("\n")
 
 
+async def settle(
+    name: str,
+    display: ProgressDisplay,
+    run: Callable[[], Awaitable[Any]],
+    dry_run: bool,
+    print_report: Callable[[Any], None],
+) -> CollectionRun:
+    """One collection's migrate or sync run as the store report records it: refused, failed or done."""
+    try:
+        with display.running():
+            report = await run()
+    except MigrationRefusedError as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        refused = {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()}
+        return CollectionRun(name, "refused", refused, str(exc))
+    except (MigrationFailedError, SyncFailedError) as exc:
+        err_console.print(f"[red]failed:[/red] {escape(str(exc))}")
+        return CollectionRun(name, "failed", exc.report.to_dict(), str(exc))
+    if dry_run:
+        return CollectionRun(name, "succeeded" if report.plan.ok else "refused", report.to_dict())
+    print_report(report)
+    return CollectionRun(name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error)
+
+
 @click.command("migrate")
 @click.argument("src_url")
 @click.argument("dst_url")
@@ -358,47 +383,38 @@ def migrate_command(
         async with vb.connect(src_url) as source, vb.connect(dst_url) as destination:
 
             async def one(name: str) -> CollectionRun:
-                try:
-                    with display.running():
-                        report = await migrate(
-                            source.collection(name, layout=source_layout),
-                            destination.collection(
-                                to_collection or name,
-                                layout=destination_layout,
-                                writable=destination_layout is not None,
-                            ),
-                            namespaces=list(namespaces) or None,
-                            filter=filter_,
-                            verify_mode=verify_mode,
-                            dry_run=dry_run,
-                            resume=resume,
-                            restart=restart,
-                            allow_metric_change=allow_metric_change,
-                            allow_existing=allow_existing,
-                            skip_unfit=skip_unfit,
-                            metric=metric,
-                            checkpoint_dir=checkpoint_dir,
-                            page_size=page_size,
-                            writers=writers,
-                            retries=retries,
-                            sample_size=sample_size,
-                            on_progress=display,
-                            on_plan=_print_plan,
-                            re_embed=re_embed,
-                            engine=copy_engine,
-                        )
-                except MigrationRefusedError as exc:
-                    err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
-                    refused = {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()}
-                    return CollectionRun(name, "refused", refused, str(exc))
-                except MigrationFailedError as exc:
-                    err_console.print(f"[red]failed:[/red] {escape(str(exc))}")
-                    return CollectionRun(name, "failed", exc.report.to_dict(), str(exc))
-                if dry_run:
-                    return CollectionRun(name, "succeeded" if report.plan.ok else "refused", report.to_dict())
-                _print_report(report)
-                return CollectionRun(
-                    name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error
+                return await settle(
+                    name,
+                    display,
+                    lambda: migrate(
+                        source.collection(name, layout=source_layout),
+                        destination.collection(
+                            to_collection or name,
+                            layout=destination_layout,
+                            writable=destination_layout is not None,
+                        ),
+                        namespaces=list(namespaces) or None,
+                        filter=filter_,
+                        verify_mode=verify_mode,
+                        dry_run=dry_run,
+                        resume=resume,
+                        restart=restart,
+                        allow_metric_change=allow_metric_change,
+                        allow_existing=allow_existing,
+                        skip_unfit=skip_unfit,
+                        metric=metric,
+                        checkpoint_dir=checkpoint_dir,
+                        page_size=page_size,
+                        writers=writers,
+                        retries=retries,
+                        sample_size=sample_size,
+                        on_progress=display,
+                        on_plan=_print_plan,
+                        re_embed=re_embed,
+                        engine=copy_engine,
+                    ),
+                    dry_run,
+                    _print_report,
                 )
 
             copy_engine = ray_engine(source, destination, partitions) if engine == "ray" and not dry_run else None

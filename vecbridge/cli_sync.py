@@ -16,14 +16,13 @@ from vecbridge.cli_migrate import (
     _write_report,
     check_selection,
     console,
-    err_console,
     exit_code,
     print_store_report,
     selected_collections,
+    settle,
 )
-from vecbridge.migrate import VERIFY_MODES, MigrationRefusedError
+from vecbridge.migrate import VERIFY_MODES
 from vecbridge.migrate.each import CollectionRun, Ledger, run_each
-from vecbridge.migrate.errors import SyncFailedError
 from vecbridge.migrate.sync import TALLIES, SyncReport, sync
 
 
@@ -106,35 +105,26 @@ def sync_command(
         async with vb.connect(src_url) as source, vb.connect(dst_url) as destination:
 
             async def one(name: str) -> CollectionRun:
-                try:
-                    with display.running():
-                        report = await sync(
-                            source.collection(name),
-                            destination.collection(name),
-                            namespaces=list(namespaces) or None,
-                            prune=prune,
-                            verify_mode=verify_mode,
-                            dry_run=dry_run,
-                            resume=resume,
-                            checkpoint_dir=checkpoint_dir,
-                            page_size=page_size,
-                            writers=writers,
-                            retries=retries,
-                            on_progress=display,
-                            on_plan=_print_plan,
-                        )
-                except MigrationRefusedError as exc:
-                    err_console.print(f"[red]refused:[/red] {exc}")
-                    refused = {"status": "refused", "succeeded": False, "plan": exc.plan.to_dict()}
-                    return CollectionRun(name, "refused", refused, str(exc))
-                except SyncFailedError as exc:
-                    err_console.print(f"[red]failed:[/red] {exc}")
-                    return CollectionRun(name, "failed", exc.report.to_dict(), str(exc))
-                if dry_run:
-                    return CollectionRun(name, "succeeded" if report.plan.ok else "refused", report.to_dict())
-                _print_sync_report(report)
-                return CollectionRun(
-                    name, "succeeded" if report.succeeded else "failed", report.to_dict(), report.error
+                return await settle(
+                    name,
+                    display,
+                    lambda: sync(
+                        source.collection(name),
+                        destination.collection(name),
+                        namespaces=list(namespaces) or None,
+                        prune=prune,
+                        verify_mode=verify_mode,
+                        dry_run=dry_run,
+                        resume=resume,
+                        checkpoint_dir=checkpoint_dir,
+                        page_size=page_size,
+                        writers=writers,
+                        retries=retries,
+                        on_progress=display,
+                        on_plan=_print_plan,
+                    ),
+                    dry_run,
+                    _print_sync_report,
                 )
 
             names = await selected_collections(source, collections, all_collections)
