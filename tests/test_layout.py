@@ -130,3 +130,24 @@ async def test_a_backend_without_native_layouts_refuses_a_declared_layout() -> N
         with pytest.raises(vb.CollectionNotFoundError):
             await store.collection("Document_Embeddings").count()
         assert await store.list_collections(native=True) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "null"),
+        (True, "bool"),
+        (3, "int"),
+        (2**60, "bigint"),
+        (1.5, "float"),
+        ("a", "str"),
+        ({"a": 1}, "object"),
+        ([1, "a", 2], "list[int|str]"),
+        ([], "list[empty]"),
+    ],
+)
+def test_sampled_types_name_what_the_conversion_rules_will_do(value: object, shown: str) -> None:
+    from vecbridge.layout import converted_types, sampled_type
+
+    assert sampled_type(value) == shown
+    assert converted_types({shown}) is (shown in ("bigint", "object", "list[int|str]", "list[empty]"))

@@ -473,6 +473,30 @@ def _json_ready(value: object) -> object:
     return metadata_value(value)
 
 
+def sampled_type(value: object) -> str:
+    """A native value's type as ``info`` shows a field sampled from a schemaless store: ``int`` (or
+    ``bigint`` beyond +-2**53), ``float``, ``str``, ``bool``, ``null``, ``object``, ``list[int|str]``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else "bigint"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        inner = sorted({sampled_type(element) for element in value}) or ["empty"]
+        return f"list[{'|'.join(inner)}]"
+    return type(value).__name__
+
+
+def converted_types(types: Iterable[str]) -> bool:
+    """Whether values of these sampled types (:func:`sampled_type`) are converted by :func:`metadata_value`
+    (nested objects and non-string lists to JSON text, big integers to decimal strings), so that a filter
+    on them cannot keep its meaning and is refused."""
+    return any(name in ("object", "bigint") or (name.startswith("list[") and name != "list[str]") for name in types)
+
+
 def native_id(value: object) -> str:
     """A native id as a contract id: an integer as its decimal string, a UUID in canonical form."""
     if isinstance(value, str):

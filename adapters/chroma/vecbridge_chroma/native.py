@@ -73,7 +73,7 @@ from vecbridge.errors import (
     UnsupportedFeatureError,
 )
 from vecbridge.filters import FilterNode
-from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, key_problem
+from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, converted_types, key_problem, sampled_type
 from vecbridge.types import DEFAULT_NAMESPACE, HNSW, CollectionSpec, FloatArray, Match, Metadata, Metric, Page, Record
 from vecbridge_chroma.filters import EVERYTHING, NOTHING, NativeFilterCompiler, Where, all_of
 from vecbridge_chroma.metrics import SPACE_METRICS, to_score
@@ -111,20 +111,8 @@ def chroma_space(collection: Any) -> tuple[str, str]:
     return "l2", "Chroma's default (nothing declared)"
 
 
-def type_name(value: object) -> str:
-    if isinstance(value, list):
-        inner = sorted({type_name(element) for element in value}) or ["empty"]
-        return f"list[{'|'.join(inner)}]"
-    return type(value).__name__
-
-
 def is_vecbridge_collection(collection: Any) -> bool:
     return any(mark in (collection.metadata or {}) for mark in VECBRIDGE_MARKS)
-
-
-def _converted(types: set[str]) -> bool:
-    """Whether values of these types become JSON text (lists of anything but strings)."""
-    return any(name.startswith("list[") and name != "list[str]" for name in types)
 
 
 def _valid_cursor(state: Any) -> bool:
@@ -222,7 +210,7 @@ class NativeCollections:
             return  # nothing written yet (a collection just created in this layout)
         sampled = {key for metadata in metadatas for key in metadata}
         if layout.namespace:
-            kinds = {type_name(m[layout.namespace]) for m in metadatas if layout.namespace in m}
+            kinds = {sampled_type(m[layout.namespace]) for m in metadatas if layout.namespace in m}
             if kinds - {"str"}:
                 raise LayoutError(
                     f"collection {name!r}: the namespace key {layout.namespace!r} holds {'|'.join(sorted(kinds))}, "
@@ -245,7 +233,7 @@ class NativeCollections:
         types: dict[str, set[str]] = {}
         for metadata in metadatas:
             for key, value in metadata.items():
-                types.setdefault(key, set()).add(type_name(value))
+                types.setdefault(key, set()).add(sampled_type(value))
         document = {DOCUMENT_FIELD: FieldRole.DOCUMENT, "": FieldRole.IGNORED}.get(layout.document or "")
         fields = [
             NativeField(ID_FIELD, "str", FieldRole.ID, "the Chroma id"),
@@ -265,7 +253,7 @@ class NativeCollections:
             if f.role is not FieldRole.METADATA
             else f"holds {f.type}: {f.note}"
             for f in layout.fields
-            if f.role is not FieldRole.METADATA or _converted(set(f.type.split("|")))
+            if f.role is not FieldRole.METADATA or converted_types(set(f.type.split("|")))
         }
         for role, key in (("namespace", layout.namespace), ("document", layout.document)):
             if key and key != DOCUMENT_FIELD:  # not metadata, whether or not the sample had it
@@ -314,7 +302,7 @@ class NativeCollections:
             text = values.pop(str(layout.document), None)
             document = text if isinstance(text, str) else None
             if text is not None and document is None:
-                layout.drops.add(str(layout.document), f"the document key holds {type_name(text)}, not text")
+                layout.drops.add(str(layout.document), f"the document key holds {sampled_type(text)}, not text")
         if layout.metadata is not None:
             values = {key: value for key, value in values.items() if key in layout.metadata}
         return layout.metadata_from(values, chroma_id), document
@@ -606,6 +594,6 @@ def _key_role(layout: Layout, key: str, types: set[str], preset: str) -> tuple[F
     if layout.metadata is not None and key not in layout.metadata:
         return FieldRole.IGNORED, "not among the layout's metadata keys"
     notes = [key_note(preset, key)]
-    if _converted(types):
+    if converted_types(types):
         notes.append("converted: lists of numbers or booleans become JSON text; filters on it are refused")
     return FieldRole.METADATA, "; ".join(note for note in notes if note)

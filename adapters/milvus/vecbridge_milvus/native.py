@@ -77,8 +77,17 @@ from vecbridge.errors import (
     InvalidRecordError,
     UnsupportedFeatureError,
 )
-from vecbridge.filters import MAX_SAFE_INT, FilterNode
-from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, key_problem, native_id
+from vecbridge.filters import FilterNode
+from vecbridge.layout import (
+    FieldRole,
+    Layout,
+    LayoutError,
+    NativeField,
+    converted_types,
+    key_problem,
+    native_id,
+    sampled_type,
+)
 from vecbridge.types import (
     DEFAULT_NAMESPACE,
     HNSW,
@@ -276,7 +285,7 @@ class NativeCollections:
             if dot:
                 if f.role is not FieldRole.METADATA:
                     refused.setdefault(inner, f"is {f.role.value} in this layout")
-                elif _converted(set(f.type.split("|"))):
+                elif converted_types(set(f.type.split("|"))):
                     refused.setdefault(inner, f"holds {f.type} (read converted)")
                 else:
                     json_keys.setdefault(inner, _json_path(outer, inner))
@@ -694,27 +703,6 @@ def _column_kind(column: Column) -> Kind | None:
     return _SCALAR_KINDS.get(column.type)
 
 
-def _converted(types: set[str]) -> bool:
-    """Whether sampled JSON values of these types are converted (filters on them cannot keep their meaning)."""
-    return any(name in ("object", "bigint") or (name.startswith("list[") and name != "list[str]") for name in types)
-
-
-def type_name(value: object) -> str:
-    """A JSON value's type as ``info`` shows it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int" if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else "bigint"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        inner = sorted({type_name(element) for element in value}) or ["empty"]
-        return f"list[{'|'.join(inner)}]"
-    return type(value).__name__
-
-
 def _vector(name: str, schema: Schema, declared: str | None) -> str:
     floats = [c.name for c in schema.columns.values() if c.type == "FLOAT_VECTOR"]
     if declared is None:
@@ -809,9 +797,9 @@ def _fields(layout: Layout, schema: Schema, rows: Sequence[Mapping[str, Any]], l
             if key in merged:
                 if isinstance(value, dict):
                     for inner, element in value.items():
-                        types.setdefault(f"{key}.{inner}", set()).add(type_name(element))
+                        types.setdefault(f"{key}.{inner}", set()).add(sampled_type(element))
                 continue
-            types.setdefault(f"{DYNAMIC_FIELD}.{key}", set()).add(type_name(value))
+            types.setdefault(f"{DYNAMIC_FIELD}.{key}", set()).add(sampled_type(value))
     for name in sorted(types):
         inner = name.partition(".")[2]
         problem = key_problem(inner)
@@ -828,7 +816,7 @@ def _fields(layout: Layout, schema: Schema, rows: Sequence[Mapping[str, Any]], l
 
 def _json_note(types: set[str]) -> str:
     notes = ["null: the key is absent"] if "null" in types else []
-    if _converted(types):
+    if converted_types(types):
         notes.append("converted: nested values become JSON text, integers beyond 2**53 decimal strings; not filterable")
     return "; ".join(notes)
 

@@ -58,7 +58,7 @@ from pinecone.models.indexes.schema import DenseVectorField
 
 from vecbridge.errors import InvalidRecordError, UnsupportedFilterError
 from vecbridge.filters import FilterNode, MatchAll, Not, Range, fields_of
-from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, key_problem
+from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, key_problem, sampled_type
 from vecbridge.types import DEFAULT_NAMESPACE, HNSW, CollectionSpec, Metadata, Record
 from vecbridge.validation import NAMESPACE_NAME
 from vecbridge_pinecone.codec import (
@@ -87,12 +87,6 @@ SAMPLE_NAMESPACES = 3
 DEFAULT_ALIAS = "__default__"
 #: a filter no record matches (a key cannot both exist and not exist)
 NOTHING: Json = {"$and": [{"_": {"$exists": True}}, {"_": {"$exists": False}}]}
-
-
-def type_name(value: object) -> str:
-    if isinstance(value, list):
-        return "list[" + "|".join(sorted({type(v).__name__ for v in value}) or ["empty"]) + "]"
-    return type(value).__name__
 
 
 def _layout(spec: CollectionSpec) -> Layout:
@@ -247,7 +241,7 @@ class NativeIndexes:
         types: dict[str, set[str]] = {}
         for metadata in metadatas:
             for key, value in metadata.items():
-                types.setdefault(key, set()).add(type_name(value))
+                types.setdefault(key, set()).add(sampled_type(value))
         fields = [
             NativeField(ID_FIELD, "str", FieldRole.ID, "the Pinecone id, kept whole"),
             NativeField(VECTOR_FIELD, f"float[{dimension}]", FieldRole.VECTOR, f"metric {metric}"),

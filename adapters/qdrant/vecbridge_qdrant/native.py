@@ -62,8 +62,18 @@ from vecbridge.errors import (
     UnsupportedFeatureError,
     UnsupportedFilterError,
 )
-from vecbridge.filters import MAX_SAFE_INT, FilterNode
-from vecbridge.layout import FieldRole, Layout, LayoutError, NativeField, NotConvertibleError, key_problem, native_id
+from vecbridge.filters import FilterNode
+from vecbridge.layout import (
+    FieldRole,
+    Layout,
+    LayoutError,
+    NativeField,
+    NotConvertibleError,
+    converted_types,
+    key_problem,
+    native_id,
+    sampled_type,
+)
 from vecbridge.types import (
     DEFAULT_NAMESPACE,
     HNSW,
@@ -107,30 +117,9 @@ def point_id_of(record_id: str) -> PointId | None:
     return record_id if str(parsed) == record_id else None
 
 
-def type_name(value: object) -> str:
-    """A payload value's type as ``info`` shows it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int" if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else "bigint"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        inner = sorted({type_name(element) for element in value}) or ["empty"]
-        return f"list[{'|'.join(inner)}]"
-    return type(value).__name__
-
-
-def _converted(types: set[str]) -> bool:
-    """Whether values of these types are converted (so filters on them cannot keep their meaning)."""
-    return any(name in ("object", "bigint") or (name.startswith("list[") and name != "list[str]") for name in types)
-
-
 def _conversion(types: set[str]) -> str:
     notes = ["null: the key is absent"] if "null" in types else []
-    if _converted(types):
+    if converted_types(types):
         notes.append(
             "converted: nested values become JSON text, integers beyond 2**53 decimal strings; filters on it are refused"
         )
@@ -241,7 +230,7 @@ class NativeCollections:
         refused = {
             f.name: f"is {f.role.value} in this layout" if f.role is not FieldRole.METADATA else f"holds {f.type}"
             for f in layout.fields
-            if f.role is not FieldRole.METADATA or _converted(set(f.type.split("|")))
+            if f.role is not FieldRole.METADATA or converted_types(set(f.type.split("|")))
         }
         if _from_node(layout):
             refused[presets.NODE_CONTENT] = "holds LlamaIndex's node JSON, read with its text moved to the document"
@@ -300,7 +289,7 @@ class NativeCollections:
                 for key, value in inner.items():
                     values.setdefault(key, value)
             elif inner is not None:
-                layout.drops.add(merged, f"holds {type_name(inner)}, not an object of metadata keys")
+                layout.drops.add(merged, f"holds {sampled_type(inner)}, not an object of metadata keys")
         if include_vectors and hit.vector is None:  # Qdrant lets a point lack one of the named vectors
             layout.drops.add(_vector_field(str(layout.vector)), "a point without this vector is not read")
             return None
@@ -600,10 +589,10 @@ def _fields(layout: Layout, config: CollectionConfig, hits: Sequence[Hit]) -> tu
     merged = set(layout.metadata_keys_from or ())
     for hit in hits:
         for key, value in hit.payload.items():
-            types.setdefault(key, set()).add(type_name(value))
+            types.setdefault(key, set()).add(sampled_type(value))
             if key in merged and isinstance(value, dict):
                 for inner, element in value.items():
-                    types.setdefault(f"{key}.{inner}", set()).add(type_name(element))
+                    types.setdefault(f"{key}.{inner}", set()).add(sampled_type(element))
     id_types = "|".join(sorted({"uint" if hit.id.isdigit() else "uuid" for hit in hits})) or "uint|uuid"
     fields = [
         NativeField(ID_FIELD, id_types, FieldRole.ID if not layout.id else FieldRole.IGNORED, _id_note(layout, preset))
