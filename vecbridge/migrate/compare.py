@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vecbridge.adapter import Capability
+from vecbridge.store import Collection
 from vecbridge.types import Metadata, Record
+
+#: The float allowance for a destination that keeps floats inexact without a measured bound: 4,096
+#: ulp, about the relative 1e-12 verification allowed every destination before bounds were declared.
+UNMEASURED_FLOAT_ULPS = 4096
 
 #: Float32 tolerance for comparing vectors read back from two backends.
 VECTOR_RTOL = 1e-5
@@ -170,3 +176,12 @@ def _short(text: str | None) -> str:
     if text is None:
         return "None"
     return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def float_allowance(destination: Collection) -> FloatDifferences | None:
+    """How far the destination's float metadata may differ from what was written: ``None`` (bit for
+    bit) with ``Capability.EXACT_FLOATS``, else its declared bound (or :data:`UNMEASURED_FLOAT_ULPS`)."""
+    if Capability.EXACT_FLOATS in destination.store.capabilities:
+        return None
+    declared = type(destination.store.adapter).float_error_ulps
+    return FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)

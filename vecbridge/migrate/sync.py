@@ -50,13 +50,13 @@ from typing import Any, Literal
 from vecbridge.adapter import Capability
 from vecbridge.errors import InvalidArgumentError
 from vecbridge.migrate.checkpoint import Checkpoint, PageTracker
-from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records, content_digest
+from vecbridge.migrate.compare import Mismatch, compare_records, content_digest, float_allowance
 from vecbridge.migrate.copy import _write_page
 from vecbridge.migrate.errors import MigrationRefusedError, SyncFailedError
 from vecbridge.migrate.plan import MigrationPlan, plan_migration, prepared_destination
 from vecbridge.migrate.report import ProgressCallback
 from vecbridge.migrate.retry import RetryPolicy
-from vecbridge.migrate.verify import UNMEASURED_FLOAT_ULPS, VERIFY_MODES, Verification, VerifyMode, verify
+from vecbridge.migrate.verify import VERIFY_MODES, Verification, VerifyMode, verify
 from vecbridge.store import Collection
 from vecbridge.types import Metric, Record
 
@@ -186,12 +186,7 @@ class _Pass:
         self.excluded = plan.exclusions()
         # float metadata the destination rounds within its declared bound is the same content, or every
         # sync would rewrite it (and read back the same rounding)
-        declared = type(destination.store.adapter).float_error_ulps
-        self.floats = (
-            None
-            if Capability.EXACT_FLOATS in destination.store.capabilities
-            else FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)
-        )
+        self.floats = float_allowance(destination)
         self.compared = 0
         self.queue: asyncio.Queue[tuple[_OpenPage, str, list[Record]] | None] = asyncio.Queue(maxsize=2 * writers)
         self.tracker = PageTracker(checkpoint)

@@ -17,7 +17,7 @@ from vecbridge.audit.queries import QuerySet
 from vecbridge.audit.truth import exact_answers
 from vecbridge.errors import InvalidArgumentError
 from vecbridge.filters import Filter, MatchAll, parse_filter
-from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records
+from vecbridge.migrate.compare import FloatDifferences, Mismatch, compare_records, float_allowance
 from vecbridge.migrate.plan import MigrationPlan
 from vecbridge.migrate.reembed import ReEmbedding
 from vecbridge.migrate.report import ProgressCallback
@@ -26,9 +26,6 @@ from vecbridge.types import Metric, Record
 
 VerifyMode = Literal["none", "count", "sample", "full"]
 VERIFY_MODES: tuple[str, ...] = ("none", "count", "sample", "full")
-#: The float allowance for a destination that keeps floats inexact without a measured bound: 4,096
-#: ulp, about the relative 1e-12 verification allowed every destination before bounds were declared.
-UNMEASURED_FLOAT_ULPS = 4096
 
 
 @dataclass(slots=True)
@@ -252,9 +249,7 @@ async def verify(
     result = Verification(mode=str(mode))
     if mode == "none":
         return result
-    if Capability.EXACT_FLOATS not in destination.store.capabilities:
-        declared = type(destination.store.adapter).float_error_ulps
-        result.floats = FloatDifferences(UNMEASURED_FLOAT_ULPS if declared is None else declared)
+    result.floats = float_allowance(destination)
     started = time.perf_counter()
     exclusions = plan.exclusions()
     await _verify_counts(plan, source, destination, filter, result)
